@@ -159,7 +159,8 @@ check_ports_free() {
 start() {
   local name=$1
   shift
-  setsid "$@" >"$logs/$name.log" 2>&1 </dev/null &
+  # Close the lock's descriptor in the child: a daemon holding it would block every later call.
+  setsid "$@" >"$logs/$name.log" 2>&1 </dev/null 8>&- &
   echo $! >"$run/$name.pid"
 }
 
@@ -187,9 +188,13 @@ healthy() {
     "https://127.0.0.1:$apiserver_port/readyz" >/dev/null 2>&1
 }
 
-cmd_up() {
+lock() {
   exec 8>"$dir/.lock"
-  flock 8
+  flock -w 900 8 || die "another tools/cluster.sh has held $dir/.lock for 15 minutes"
+}
+
+cmd_up() {
+  lock
   if healthy; then
     log "already running: kubeconfig $kubeconfig"
     return 0
@@ -323,8 +328,7 @@ stop_all() {
 }
 
 cmd_down() {
-  exec 8>"$dir/.lock"
-  flock 8
+  lock
   if [[ -z "$(our_pids)" ]]; then
     log "not running"
     return 0

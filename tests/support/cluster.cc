@@ -92,8 +92,8 @@ core::Result<Cluster> Cluster::Ensure() {
 core::Result<CommandOutput> Cluster::Kubectl(const std::vector<std::string>& args,
                                              const std::string& input,
                                              const std::string& kubeconfig) const {
-  std::vector<std::string> argv = {kubectl_,
-                                   "--kubeconfig=" + (kubeconfig.empty() ? kubeconfig_ : kubeconfig)};
+  std::vector<std::string> argv = {
+      kubectl_, "--kubeconfig=" + (kubeconfig.empty() ? kubeconfig_ : kubeconfig)};
   argv.insert(argv.end(), args.begin(), args.end());
   return RunCommand(argv, input);
 }
@@ -165,7 +165,8 @@ core::Result<std::string> Cluster::CreateTestNamespace(const std::string& prefix
       },
       std::chrono::seconds(30));
   if (!ready) {
-    return Fail(ErrorCode::kTimeout, "namespace " + name + " got no default ServiceAccount in 30 s");
+    return Fail(ErrorCode::kTimeout,
+                "namespace " + name + " got no default ServiceAccount in 30 s");
   }
   return name;
 }

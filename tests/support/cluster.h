@@ -35,7 +35,8 @@ class Cluster {
                                                     const std::string& input = "",
                                                     const std::string& kubeconfig = "") const;
   // Runs kubectl and parses its standard output as JSON; a non-zero exit is an error.
-  [[nodiscard]] core::Result<nlohmann::json> KubectlJson(const std::vector<std::string>& args) const;
+  [[nodiscard]] core::Result<nlohmann::json> KubectlJson(
+      const std::vector<std::string>& args) const;
 
   // Mints credentials for someone other than the admin and returns the path of a kubeconfig:
   // a user with a client certificate (CN=user, O=each group) signed by the cluster's CA ...
@@ -73,15 +74,14 @@ class ClusterEnvironment : public ::testing::Environment {
 
 // Use at the start of an integration test: yields `const Cluster&` named `cluster`, failing the
 // test under CI=true and skipping it elsewhere when the control plane is not available.
-#define BOTSEC_REQUIRE_CLUSTER()                                                       \
-  if (::botsec::testing::ClusterEnvironment::cluster() == nullptr) {                   \
-    if (::botsec::testing::RunningInCi()) {                                            \
-      FAIL() << "control plane unavailable: "                                          \
-             << ::botsec::testing::ClusterEnvironment::error();                        \
-    }                                                                                  \
-    GTEST_SKIP() << "control plane unavailable: "                                      \
-                 << ::botsec::testing::ClusterEnvironment::error();                    \
-  }                                                                                    \
+#define BOTSEC_REQUIRE_CLUSTER()                                                                 \
+  if (::botsec::testing::ClusterEnvironment::cluster() == nullptr) {                             \
+    if (::botsec::testing::RunningInCi()) {                                                      \
+      FAIL() << "control plane unavailable: " << ::botsec::testing::ClusterEnvironment::error(); \
+    }                                                                                            \
+    GTEST_SKIP() << "control plane unavailable: "                                                \
+                 << ::botsec::testing::ClusterEnvironment::error();                              \
+  }                                                                                              \
   const ::botsec::testing::Cluster& cluster = *::botsec::testing::ClusterEnvironment::cluster()
 
 namespace botsec::testing {

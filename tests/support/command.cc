@@ -1,20 +1,18 @@
 #include "support/command.h"
 
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
-#include <sys/types.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <string>
+#include <sys/types.h>
+#include <sys/wait.h>
 #include <vector>
-
-extern char** environ;
 
 namespace botsec::testing {
 namespace {
@@ -22,47 +20,50 @@ namespace {
 using core::ErrorCode;
 using core::Fail;
 
-struct Pipe {
-  std::array<int, 2> fds{-1, -1};
+// A pipe whose ends close when it goes out of scope.
+class Pipe {
+ public:
+  Pipe() = default;
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
   ~Pipe() {
-    for (int fd : fds) {
-      if (fd >= 0) {
-        close(fd);
-      }
+    Close(0);
+    Close(1);
+  }
+  bool Open() { return pipe(fds_.data()) == 0; }
+  [[nodiscard]] int read_end() const { return fds_[0]; }
+  [[nodiscard]] int write_end() const { return fds_[1]; }
+  void Close(int end) {
+    if (fds_.at(end) >= 0) {
+      close(fds_.at(end));
+      fds_.at(end) = -1;
     }
   }
-  void CloseEnd(int i) {
-    if (fds[i] >= 0) {
-      close(fds[i]);
-      fds[i] = -1;
-    }
-  }
+
+ private:
+  std::array<int, 2> fds_{-1, -1};
 };
 
-}  // namespace
+struct ChildPipes {
+  Pipe in;
+  Pipe out;
+  Pipe err;
+};
 
-core::Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
-                                       const std::string& input, std::chrono::seconds timeout) {
-  if (argv.empty()) {
-    return Fail(ErrorCode::kInvalidArgument, "RunCommand: empty argv");
-  }
-  Pipe in, out, err;
-  if (pipe(in.fds.data()) != 0 || pipe(out.fds.data()) != 0 || pipe(err.fds.data()) != 0) {
-    return Fail(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
+core::Result<pid_t> Spawn(const std::vector<std::string>& argv, ChildPipes& pipes) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.fds[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.fds[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err.fds[1], STDERR_FILENO);
-  for (const Pipe* p : {&in, &out, &err}) {
-    posix_spawn_file_actions_addclose(&actions, p->fds[0]);
-    posix_spawn_file_actions_addclose(&actions, p->fds[1]);
+  posix_spawn_file_actions_adddup2(&actions, pipes.in.read_end(), STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.out.write_end(), STDOUT_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, pipes.err.write_end(), STDERR_FILENO);
+  for (const Pipe* p : {&pipes.in, &pipes.out, &pipes.err}) {
+    posix_spawn_file_actions_addclose(&actions, p->read_end());
+    posix_spawn_file_actions_addclose(&actions, p->write_end());
   }
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& a : argv) {
-    args.push_back(const_cast<char*>(a.c_str()));  // NOLINT(cppcoreguidelines-pro-type-const-cast)
+    args.push_back(const_cast<char*>(a.c_str()));  // posix_spawn's signature, not a mutation
   }
   args.push_back(nullptr);
   pid_t pid = -1;
@@ -71,73 +72,94 @@ core::Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
   if (rc != 0) {
     return Fail(ErrorCode::kNotFound, "cannot start " + argv[0] + ": " + std::strerror(rc));
   }
-  in.CloseEnd(0);
-  out.CloseEnd(1);
-  err.CloseEnd(1);
+  pipes.in.Close(0);
+  pipes.out.Close(1);
+  pipes.err.Close(1);
+  return pid;
+}
 
-  // A child that exits before reading its input must not kill us with SIGPIPE.
-  signal(SIGPIPE, SIG_IGN);
+// Feeds `input` to the child and collects its output until both output pipes close or the
+// deadline passes. Returns false on timeout.
+bool Pump(ChildPipes& pipes, const std::string& input,
+          std::chrono::steady_clock::time_point deadline, CommandOutput& result) {
   std::size_t written = 0;
   if (input.empty()) {
-    in.CloseEnd(1);
+    pipes.in.Close(1);
   }
-  CommandOutput result;
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  bool timed_out = false;
   std::array<char, 65536> buf{};
-  while (out.fds[0] >= 0 || err.fds[0] >= 0) {
+  while (pipes.out.read_end() >= 0 || pipes.err.read_end() >= 0) {
     std::array<pollfd, 3> fds{};
-    int n = 0;
-    for (int fd : {out.fds[0], err.fds[0]}) {
+    nfds_t n = 0;
+    for (int fd : {pipes.out.read_end(), pipes.err.read_end()}) {
       if (fd >= 0) {
-        fds[n++] = pollfd{fd, POLLIN, 0};
+        fds.at(n++) = pollfd{fd, POLLIN, 0};
       }
     }
-    if (in.fds[1] >= 0) {
-      fds[n++] = pollfd{in.fds[1], POLLOUT, 0};
+    if (pipes.in.write_end() >= 0) {
+      fds.at(n++) = pollfd{pipes.in.write_end(), POLLOUT, 0};
     }
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      timed_out = true;
-      break;
+      return false;
     }
     if (poll(fds.data(), n, static_cast<int>(left.count())) < 0 && errno != EINTR) {
-      break;
+      return true;
     }
-    for (int i = 0; i < n; ++i) {
-      if (fds[i].revents == 0) {
+    for (nfds_t i = 0; i < n; ++i) {
+      const pollfd& p = fds.at(i);
+      if (p.revents == 0) {
         continue;
       }
-      if (fds[i].fd == in.fds[1]) {
-        ssize_t w = write(in.fds[1], input.data() + written, input.size() - written);
-        if (w > 0) {
-          written += static_cast<std::size_t>(w);
-        }
+      if (p.fd == pipes.in.write_end()) {
+        ssize_t w = write(p.fd, input.data() + written, input.size() - written);
+        written += w > 0 ? static_cast<std::size_t>(w) : 0;
         if (w < 0 || written == input.size()) {
-          in.CloseEnd(1);
+          pipes.in.Close(1);
         }
         continue;
       }
-      ssize_t r = read(fds[i].fd, buf.data(), buf.size());
-      bool is_out = fds[i].fd == out.fds[0];
+      bool is_out = p.fd == pipes.out.read_end();
+      ssize_t r = read(p.fd, buf.data(), buf.size());
       if (r <= 0) {
-        (is_out ? out : err).CloseEnd(0);
+        (is_out ? pipes.out : pipes.err).Close(0);
       } else {
         (is_out ? result.out : result.err).append(buf.data(), static_cast<std::size_t>(r));
       }
     }
   }
-  if (timed_out) {
-    kill(pid, SIGKILL);
+  return true;
+}
+
+}  // namespace
+
+core::Result<CommandOutput> RunCommand(const std::vector<std::string>& argv,
+                                       const std::string& input, std::chrono::seconds timeout) {
+  if (argv.empty()) {
+    return Fail(ErrorCode::kInvalidArgument, "RunCommand: empty argv");
+  }
+  ChildPipes pipes;
+  if (!pipes.in.Open() || !pipes.out.Open() || !pipes.err.Open()) {
+    return Fail(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
+  }
+  auto pid = Spawn(argv, pipes);
+  if (!pid) {
+    return Fail(pid.error());
+  }
+  // A child that exits before reading all its input must not kill us with SIGPIPE.
+  std::signal(SIGPIPE, SIG_IGN);
+  CommandOutput result;
+  bool finished = Pump(pipes, input, std::chrono::steady_clock::now() + timeout, result);
+  if (!finished) {
+    kill(*pid, SIGKILL);
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(*pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) {
+  if (!finished) {
     return Fail(ErrorCode::kTimeout, argv[0] + " did not finish within " +
-                                         std::to_string(timeout.count()) + " s; it printed: " +
-                                         result.out + result.err);
+                                         std::to_string(timeout.count()) +
+                                         " s; it printed: " + result.out + result.err);
   }
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   return result;

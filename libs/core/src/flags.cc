@@ -25,9 +25,8 @@ Result<bool> ParseBool(std::string_view flag, std::string_view text) {
   if (text == "false" || text == "0") {
     return false;
   }
-  return Fail(ErrorCode::kInvalidArgument, "flag --" + std::string(flag) +
-                                               ": invalid boolean \"" + std::string(text) +
-                                               "\" (want true or false)");
+  return Fail(ErrorCode::kInvalidArgument, "flag --" + std::string(flag) + ": invalid boolean \"" +
+                                               std::string(text) + "\" (want true or false)");
 }
 
 }  // namespace
@@ -136,8 +135,8 @@ std::string FlagSet::Usage() const {
     }
     out << "  " << left;
     constexpr std::size_t kColumn = 34;
-    out << (left.size() + 2 < kColumn ? std::string(kColumn - left.size() - 2, ' ') : "\n" +
-                                                                                   std::string(kColumn, ' '));
+    out << (left.size() + 2 < kColumn ? std::string(kColumn - left.size() - 2, ' ')
+                                      : "\n" + std::string(kColumn, ' '));
     out << spec.help;
     if (!spec.is_bool && !spec.default_value.empty()) {
       out << " (default \"" << spec.default_value << "\")";

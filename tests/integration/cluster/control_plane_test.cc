@@ -23,24 +23,25 @@ std::string RestrictedPod(const std::string& name, const std::string& ns) {
       {"kind", "Pod"},
       {"metadata", {{"name", name}, {"namespace", ns}}},
       {"spec",
-       {{"securityContext", {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
-        {"containers",
-         json::array({{{"name", "bot"},
-                       {"image", "registry.invalid/bot:1"},
-                       {"securityContext",
-                        {{"allowPrivilegeEscalation", false},
-                         {"capabilities", {{"drop", json::array({"ALL"})}}}}}}})}}}}
+       {{"securityContext",
+         {{"runAsNonRoot", true}, {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+        {"containers", json::array({{{"name", "bot"},
+                                     {"image", "registry.invalid/bot:1"},
+                                     {"securityContext",
+                                      {{"allowPrivilegeEscalation", false},
+                                       {"capabilities", {{"drop", json::array({"ALL"})}}}}}}})}}}}
       .dump();
 }
 
 TEST(ControlPlaneTest, ServesUpstreamKubernetes1372) {
   BOTSEC_REQUIRE_CLUSTER();
-  auto version = cluster.KubectlJson({"get", "--raw", "/version"});
-  // `get --raw` ignores -o; KubectlJson still parses what it prints.
-  ASSERT_TRUE(version) << version.error().message;
-  EXPECT_EQ((*version)["gitVersion"], "v1.37.2");
-  EXPECT_EQ((*version)["major"], "1");
-  EXPECT_EQ((*version)["minor"], "37");
+  auto raw = cluster.Kubectl({"get", "--raw", "/version"});
+  ASSERT_TRUE(raw && raw->ok()) << (raw ? raw->err : raw.error().message);
+  json version = json::parse(raw->out, nullptr, /*allow_exceptions=*/false);
+  EXPECT_EQ(version.value("gitVersion", ""), "v1.37.2") << raw->out;
+  EXPECT_EQ(version.value("major", ""), "1");
+  EXPECT_EQ(version.value("minor", ""), "37");
+  EXPECT_EQ(version.value("gitTreeState", ""), "clean");
 }
 
 TEST(ControlPlaneTest, NamespaceControllerFinalizesADeletedNamespace) {
@@ -106,16 +107,15 @@ TEST(ControlPlaneTest, DeploymentProducesReadyPods) {
   BOTSEC_REQUIRE_CLUSTER();
   auto ns = cluster.CreateTestNamespace("it-deploy");
   ASSERT_TRUE(ns) << ns.error().message;
-  json deployment = {
-      {"apiVersion", "apps/v1"},
-      {"kind", "Deployment"},
-      {"metadata", {{"name", "web"}, {"namespace", *ns}}},
-      {"spec",
-       {{"replicas", 2},
-        {"selector", {{"matchLabels", {{"app", "web"}}}}},
-        {"template",
-         {{"metadata", {{"labels", {{"app", "web"}}}}},
-          {"spec", json::parse(RestrictedPod("x", *ns))["spec"]}}}}}};
+  json deployment = {{"apiVersion", "apps/v1"},
+                     {"kind", "Deployment"},
+                     {"metadata", {{"name", "web"}, {"namespace", *ns}}},
+                     {"spec",
+                      {{"replicas", 2},
+                       {"selector", {{"matchLabels", {{"app", "web"}}}}},
+                       {"template",
+                        {{"metadata", {{"labels", {{"app", "web"}}}}},
+                         {"spec", json::parse(RestrictedPod("x", *ns))["spec"]}}}}}};
   auto created = cluster.Kubectl({"apply", "-f", "-"}, deployment.dump());
   ASSERT_TRUE(created && created->ok()) << (created ? created->err : created.error().message);
 
@@ -159,8 +159,8 @@ TEST(ControlPlaneTest, RbacRefusesAUserUntilARoleBindingAllows) {
             std::string::npos)
       << denied->err;
 
-  auto bound = cluster.Kubectl({"-n", *ns, "create", "rolebinding", "eve-view",
-                                "--clusterrole=view", "--user=" + user});
+  auto bound = cluster.Kubectl(
+      {"-n", *ns, "create", "rolebinding", "eve-view", "--clusterrole=view", "--user=" + user});
   ASSERT_TRUE(bound && bound->ok()) << (bound ? bound->err : bound.error().message);
   bool allowed = Eventually(
       [&] {

@@ -126,8 +126,7 @@ TEST_P(ParseCommandLineTest, HandlesHelpVersionAndErrors) {
   std::ostringstream out;
   std::ostringstream err;
   FlagSet flags = TestFlags();
-  auto outcome =
-      ParseCommandLine(flags, static_cast<int>(c.argv.size()), c.argv.data(), out, err);
+  auto outcome = ParseCommandLine(flags, static_cast<int>(c.argv.size()), c.argv.data(), out, err);
   EXPECT_EQ(outcome.exit_code, c.exit_code);
   EXPECT_NE(out.str().find(c.out_contains), std::string::npos) << out.str();
   EXPECT_NE(err.str().find(c.err_contains), std::string::npos) << err.str();
@@ -138,12 +137,14 @@ TEST_P(ParseCommandLineTest, HandlesHelpVersionAndErrors) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, ParseCommandLineTest,
-    ::testing::Values(
-        CommandLineCase{"Help", {"prog", "--help"}, 0, "Usage:", ""},
-        CommandLineCase{"Version", {"prog", "--version"}, 0, "prog 0.", ""},
-        CommandLineCase{
-            "UnknownFlag", {"prog", "--bogus"}, 2, "", "prog: unknown flag: --bogus\nRun 'prog --help'"},
-        CommandLineCase{"Proceed", {"prog", "--kubeconfig=x"}, std::nullopt, "", ""}),
+    ::testing::Values(CommandLineCase{"Help", {"prog", "--help"}, 0, "Usage:", ""},
+                      CommandLineCase{"Version", {"prog", "--version"}, 0, "prog 0.", ""},
+                      CommandLineCase{"UnknownFlag",
+                                      {"prog", "--bogus"},
+                                      2,
+                                      "",
+                                      "prog: unknown flag: --bogus\nRun 'prog --help'"},
+                      CommandLineCase{"Proceed", {"prog", "--kubeconfig=x"}, std::nullopt, "", ""}),
     [](const ::testing::TestParamInfo<CommandLineCase>& param) { return param.param.name; });
 
 }  // namespace

@@ -15,7 +15,8 @@ TEST(VersionTest, VersionIsSemver) {
 
 TEST(VersionTest, LineNamesProgramVersionAndCommit) {
   std::string line = VersionLine("botsec");
-  EXPECT_EQ(line, "botsec " + std::string(Version()) + " (commit " + std::string(GitCommit()) + ")");
+  EXPECT_EQ(line,
+            "botsec " + std::string(Version()) + " (commit " + std::string(GitCommit()) + ")");
   EXPECT_TRUE(std::regex_match(std::string(GitCommit()), std::regex("[0-9a-f]{12}|unknown")))
       << GitCommit();
 }

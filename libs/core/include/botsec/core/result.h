@@ -19,14 +19,14 @@ enum class ErrorCode {
   kInvalidArgument,  // the input is wrong; retrying the same input cannot help
   kNotFound,
   kAlreadyExists,
-  kConflict,         // a precondition (resourceVersion, uid) no longer holds: re-read and retry
-  kGone,             // the resourceVersion is too old: relist
+  kConflict,  // a precondition (resourceVersion, uid) no longer holds: re-read and retry
+  kGone,      // the resourceVersion is too old: relist
   kForbidden,
   kUnauthorized,
   kTooManyRequests,  // back off, honouring any Retry-After
   kTimeout,
-  kUnavailable,      // the peer could not be reached or is not ready: retry with backoff
-  kInternal,         // a bug or an unexpected answer
+  kUnavailable,  // the peer could not be reached or is not ready: retry with backoff
+  kInternal,     // a bug or an unexpected answer
 };
 
 // The stable lower-case name of a code, for logs and messages ("not_found").
