@@ -13,6 +13,7 @@ endif()
 # The layer of each library, lowest first. A library may link only libraries of a lower layer;
 # the binaries may link any library but never each other.
 set(BOTSEC_LAYER_botsec_core 0)
+set(BOTSEC_LAYER_botsec_kube 1)
 
 function(botsec_check_layers target)
   get_target_property(own_layer ${target} BOTSEC_LAYER)

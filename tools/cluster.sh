@@ -14,6 +14,7 @@
 #
 # Environment:
 #   BOTSEC_CLUSTER_DIR        state directory (default: build/cluster in the checkout)
+#   BOTSEC_APISERVER_EXTRA_ARGS  more kube-apiserver flags, space-separated (e.g. for a benchmark)
 #   BOTSEC_CLUSTER_PORT_BASE  first of six ports (default 16440): etcd client +0, etcd peer +1,
 #                             kube-apiserver +3, kube-controller-manager +4, kube-scheduler +5
 #
@@ -72,7 +73,7 @@ our_pids() {
   local p
   for p in /proc/[0-9]*; do
     [[ "${p#/proc/}" == "$$" ]] && continue
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qE -- "(=|--config=|--data-dir=)$dir/" &&
+    { tr '\0' ' ' <"$p/cmdline"; } 2>/dev/null | grep -qE -- "(=|--config=|--data-dir=)$dir/" &&
       echo "${p#/proc/}"
   done
   return 0
@@ -169,12 +170,11 @@ wait_for() {
   local name=$1 probe=$2 deadline=$((SECONDS + start_timeout))
   until eval "$probe" >/dev/null 2>&1; do
     if ! running "$name"; then
-      log "error: $name exited during start-up; the last lines of $logs/$name.log:"
-      tail -n 8 "$logs/$name.log" | sed 's/^/    /' >&2
+      tail -n 8 "$logs/$name.log" | sed "s/^/    $name: /" >&2
       die "$name exited during start-up (log: $logs/$name.log)"
     fi
     if ((SECONDS > deadline)); then
-      tail -n 8 "$logs/$name.log" | sed 's/^/    /' >&2
+      tail -n 8 "$logs/$name.log" | sed "s/^/    $name: /" >&2
       die "$name was not ready after ${start_timeout} s (log: $logs/$name.log)"
     fi
     sleep 0.2
@@ -205,6 +205,8 @@ cmd_up() {
   fi
   local t0=$SECONDS bin
   bin=$("$repo/tools/build-controlplane.sh")
+  # A start-up that fails part-way stops what it started: never a half-running control plane.
+  trap 'status=$?; if ((status != 0)); then stop_all >/dev/null 2>&1 || true; fi' EXIT
   local stages=${bin%/bin}/kwok-stages
   mkdir -p "$logs" "$run" "$dir/bin" "$dir/etcd"
   ln -sfn "$bin/kubectl" "$dir/bin/kubectl"
@@ -240,7 +242,7 @@ cmd_up() {
     --service-account-key-file="$pki/sa.pub" --service-account-signing-key-file="$pki/sa.key" \
     --audit-policy-file="$dir/audit-policy.yaml" --audit-log-path="$logs/audit.log" \
     --audit-log-format=json --audit-log-maxsize=200 --audit-log-maxbackup=2 \
-    --profiling=false
+    --profiling=false ${BOTSEC_APISERVER_EXTRA_ARGS:-}
   wait_for kube-apiserver "curl -fsS --max-time 2 --cacert $pki/ca.crt --cert $pki/admin.crt \
     --key $pki/admin.key https://127.0.0.1:$apiserver_port/readyz"
 
