@@ -37,7 +37,9 @@ Error Error::Wrap(std::string_view context) const {
   std::string wrapped(context);
   wrapped += ": ";
   wrapped += message;
-  return Error{code, std::move(wrapped)};
+  Error copy = *this;
+  copy.message = std::move(wrapped);
+  return copy;
 }
 
 }  // namespace botsec::core

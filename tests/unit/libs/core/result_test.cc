@@ -26,10 +26,12 @@ TEST(ResultTest, CarriesAValueOrAnError) {
 }
 
 TEST(ResultTest, WrapAddsContextAndKeepsTheCode) {
-  Error e{ErrorCode::kGone, "resourceVersion 5 is too old"};
+  Error e = MakeError(ErrorCode::kGone, "resourceVersion 5 is too old");
+  e.http_status = 410;
   Error wrapped = e.Wrap("watching pods");
   EXPECT_EQ(wrapped.code, ErrorCode::kGone);
   EXPECT_EQ(wrapped.message, "watching pods: resourceVersion 5 is too old");
+  EXPECT_EQ(wrapped.http_status, 410);
 }
 
 TEST(ResultTest, EveryCodeHasADistinctName) {

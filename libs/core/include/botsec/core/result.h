@@ -6,9 +6,11 @@
 #ifndef BOTSEC_CORE_RESULT_H_
 #define BOTSEC_CORE_RESULT_H_
 
+#include <chrono>
 #include <string>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include <tl/expected.hpp>
 
@@ -32,9 +34,23 @@ enum class ErrorCode {
 // The stable lower-case name of a code, for logs and messages ("not_found").
 std::string_view ErrorCodeName(ErrorCode code);
 
+// One problem with one field, as metav1.StatusCause carries it: `field` is a path such as
+// `spec.containers[0].image`, `reason` apimachinery's word ("FieldValueRequired").
+struct Cause {
+  std::string field;
+  std::string reason;
+  std::string message;
+};
+
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // Set when the error came from an HTTP answer (the status code); 0 otherwise.
+  int http_status = 0;
+  // The server's Retry-After, when it sent one (TooManyRequests, some Unavailable).
+  std::chrono::seconds retry_after{0};
+  // Field-level details (Invalid).
+  std::vector<Cause> causes;
 
   // Prefixes the message with context, keeping the code: "reading kubeconfig: <message>".
   [[nodiscard]] Error Wrap(std::string_view context) const;
@@ -43,9 +59,17 @@ struct Error {
 template <typename T>
 using Result = tl::expected<T, Error>;
 
+// An Error with just a code and a message.
+inline Error MakeError(ErrorCode code, std::string message) {
+  Error error;
+  error.code = code;
+  error.message = std::move(message);
+  return error;
+}
+
 // Builds the error side of a Result: `return Fail(ErrorCode::kNotFound, "no such node");`.
 inline tl::unexpected<Error> Fail(ErrorCode code, std::string message) {
-  return tl::unexpected<Error>(Error{code, std::move(message)});
+  return tl::unexpected<Error>(MakeError(code, std::move(message)));
 }
 
 inline tl::unexpected<Error> Fail(Error error) { return tl::unexpected<Error>(std::move(error)); }
