@@ -78,6 +78,27 @@ core::Result<pid_t> Spawn(const std::vector<std::string>& argv, ChildPipes& pipe
   return pid;
 }
 
+// Handles one ready descriptor: writes more input, or reads output (closing the pipe at EOF).
+void Service(const pollfd& p, ChildPipes& pipes, const std::string& input, std::size_t& written,
+             CommandOutput& result) {
+  if (p.fd == pipes.in.write_end()) {
+    ssize_t w = write(p.fd, input.data() + written, input.size() - written);
+    written += w > 0 ? static_cast<std::size_t>(w) : 0;
+    if (w < 0 || written == input.size()) {
+      pipes.in.Close(1);
+    }
+    return;
+  }
+  std::array<char, 65536> buf{};
+  bool is_out = p.fd == pipes.out.read_end();
+  ssize_t r = read(p.fd, buf.data(), buf.size());
+  if (r <= 0) {
+    (is_out ? pipes.out : pipes.err).Close(0);
+  } else {
+    (is_out ? result.out : result.err).append(buf.data(), static_cast<std::size_t>(r));
+  }
+}
+
 // Feeds `input` to the child and collects its output until both output pipes close or the
 // deadline passes. Returns false on timeout.
 bool Pump(ChildPipes& pipes, const std::string& input,
@@ -86,7 +107,6 @@ bool Pump(ChildPipes& pipes, const std::string& input,
   if (input.empty()) {
     pipes.in.Close(1);
   }
-  std::array<char, 65536> buf{};
   while (pipes.out.read_end() >= 0 || pipes.err.read_end() >= 0) {
     std::array<pollfd, 3> fds{};
     nfds_t n = 0;
@@ -107,24 +127,8 @@ bool Pump(ChildPipes& pipes, const std::string& input,
       return true;
     }
     for (nfds_t i = 0; i < n; ++i) {
-      const pollfd& p = fds.at(i);
-      if (p.revents == 0) {
-        continue;
-      }
-      if (p.fd == pipes.in.write_end()) {
-        ssize_t w = write(p.fd, input.data() + written, input.size() - written);
-        written += w > 0 ? static_cast<std::size_t>(w) : 0;
-        if (w < 0 || written == input.size()) {
-          pipes.in.Close(1);
-        }
-        continue;
-      }
-      bool is_out = p.fd == pipes.out.read_end();
-      ssize_t r = read(p.fd, buf.data(), buf.size());
-      if (r <= 0) {
-        (is_out ? pipes.out : pipes.err).Close(0);
-      } else {
-        (is_out ? result.out : result.err).append(buf.data(), static_cast<std::size_t>(r));
+      if (fds.at(i).revents != 0) {
+        Service(fds.at(i), pipes, input, written, result);
       }
     }
   }

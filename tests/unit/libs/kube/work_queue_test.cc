@@ -100,6 +100,7 @@ TEST_F(WorkQueueTest, RateLimitedAddsBackOffExponentiallyUntilForgotten) {
 TEST_F(WorkQueueTest, ShutDownWakesEveryWorkerAndIgnoresLaterAdds) {
   std::atomic<int> stopped{0};
   std::vector<std::thread> workers;
+  workers.reserve(3);
   for (int i = 0; i < 3; ++i) {
     workers.emplace_back([&] {
       if (!queue_.Get().has_value()) {
@@ -141,6 +142,7 @@ TEST_F(WorkQueueTest, NoKeyIsEverHeldByTwoWorkersAtOnce) {
   std::atomic<bool> overlap{false};
   std::atomic<int> processed{0};
   std::vector<std::thread> workers;
+  workers.reserve(4);
   for (int w = 0; w < 4; ++w) {
     workers.emplace_back([&] {
       while (auto key = queue_.Get()) {
