@@ -8,6 +8,22 @@
 
 namespace botsec::core {
 
+bool Clock::SleepFor(Duration duration, const std::stop_token& stop) {
+  std::mutex mu;
+  std::condition_variable cv;
+  // Registered before taking the lock: a stop already requested runs the callback right here.
+  std::stop_callback wake(stop, [&] {
+    std::lock_guard<std::mutex> guard(mu);
+    cv.notify_all();
+  });
+  std::unique_lock<std::mutex> lock(mu);
+  TimePoint deadline = Now() + duration;
+  while (!stop.stop_requested() && Now() < deadline) {
+    WaitUntil(cv, lock, deadline);
+  }
+  return !stop.stop_requested();
+}
+
 Clock::TimePoint RealClock::Now() const { return std::chrono::steady_clock::now(); }
 
 std::chrono::system_clock::time_point RealClock::WallNow() const {

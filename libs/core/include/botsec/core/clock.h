@@ -8,6 +8,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <stop_token>
 #include <vector>
 
 namespace botsec::core {
@@ -31,6 +32,10 @@ class Clock {
   // `deadline`. Like condition_variable::wait_until, it may return early; callers re-check.
   virtual void WaitUntil(std::condition_variable& cv, std::unique_lock<std::mutex>& lock,
                          TimePoint deadline) = 0;
+
+  // Sleeps for `duration` on this clock unless `stop` is requested first. Returns false when
+  // stopped.
+  bool SleepFor(Duration duration, const std::stop_token& stop);
 };
 
 // The real clocks of the machine.

@@ -1,0 +1,186 @@
+#include "botsec/kube/watch.h"
+
+#include <algorithm>
+#include <map>
+#include <mutex>
+#include <stop_token>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "botsec/core/result.h"
+#include "botsec/kube/status.h"
+
+namespace botsec::kube {
+namespace {
+
+using core::ErrorCode;
+using core::Fail;
+using core::Result;
+
+}  // namespace
+
+Result<WatchEvent> DecodeWatchEvent(std::string_view line) {
+  static const std::map<std::string, EventType, std::less<>> kTypes = {
+      {"ADDED", EventType::kAdded},     {"MODIFIED", EventType::kModified},
+      {"DELETED", EventType::kDeleted}, {"BOOKMARK", EventType::kBookmark},
+      {"ERROR", EventType::kError},
+  };
+  Json parsed = Json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (!parsed.is_object()) {
+    return Fail(ErrorCode::kInternal, "watch event: not a JSON object");
+  }
+  auto type = parsed.find("type");
+  if (type == parsed.end() || !type->is_string()) {
+    return Fail(ErrorCode::kInternal, "watch event: type: Required value");
+  }
+  auto known = kTypes.find(type->get<std::string>());
+  if (known == kTypes.end()) {
+    return Fail(ErrorCode::kInternal,
+                "watch event: type: Unsupported value: \"" + type->get<std::string>() + "\"");
+  }
+  auto object = parsed.find("object");
+  if (object == parsed.end() || !object->is_object()) {
+    return Fail(ErrorCode::kInternal, "watch event: object: Required value");
+  }
+  return WatchEvent{known->second, std::move(*object)};
+}
+
+std::string ResourceVersionOf(const Json& object) {
+  auto metadata = object.find("metadata");
+  if (metadata == object.end() || !metadata->is_object()) {
+    return "";
+  }
+  auto rv = metadata->find("resourceVersion");
+  return rv != metadata->end() && rv->is_string() ? rv->get<std::string>() : "";
+}
+
+Reflector::Reflector(const Client& client, Resource resource, std::string ns,
+                     ReflectorHandlers handlers, core::Clock& clock, ReflectorOptions options)
+    : client_(client),
+      resource_(std::move(resource)),
+      ns_(std::move(ns)),
+      handlers_(std::move(handlers)),
+      clock_(clock),
+      options_(std::move(options)) {}
+
+void Reflector::Run(const std::stop_token& stop) {
+  Duration backoff = options_.min_backoff;
+  bool need_list = true;
+  while (!stop.stop_requested()) {
+    bool progressed = false;
+    if (need_list) {
+      auto listed = ListAndReplace();
+      if (!listed) {
+        clock_.SleepFor(backoff, stop);
+        backoff = std::min(backoff * 2, options_.max_backoff);
+        continue;
+      }
+      need_list = false;
+      progressed = true;
+    }
+    auto watched = WatchFrom(last_resource_version(), stop, progressed);
+    if (stop.stop_requested()) {
+      break;
+    }
+    if (!watched && watched.error().code == ErrorCode::kGone) {
+      need_list = true;  // our version is older than the server keeps: start over
+      continue;
+    }
+    if (progressed) {
+      backoff = options_.min_backoff;
+      continue;
+    }
+    // Nothing happened, or it failed: never spin on a watch that ends at once.
+    clock_.SleepFor(backoff, stop);
+    backoff = std::min(backoff * 2, options_.max_backoff);
+  }
+}
+
+Result<std::string> Reflector::ListAndReplace() {
+  ListOptions options = options_.selectors;
+  options.resource_version.clear();  // a consistent read: never older than what we had
+  auto list = client_.ListAll(resource_, ns_, options);
+  if (!list) {
+    return Fail(list.error());
+  }
+  std::string rv = ResourceVersionOf(*list);
+  std::vector<Json> items;
+  if (list->contains("items") && (*list)["items"].is_array()) {
+    items.reserve((*list)["items"].size());
+    for (Json& item : (*list)["items"]) {
+      items.push_back(std::move(item));
+    }
+  }
+  {
+    std::lock_guard<std::mutex> guard(mu_);
+    ++lists_;
+  }
+  handlers_.replace(std::move(items), rv);
+  Remember(rv);
+  return rv;
+}
+
+Result<std::string> Reflector::WatchFrom(const std::string& rv, const std::stop_token& stop,
+                                         bool& progressed) {
+  WatchOptions watch;
+  watch.label_selector = options_.selectors.label_selector;
+  watch.field_selector = options_.selectors.field_selector;
+  watch.resource_version = rv;
+  watch.timeout_seconds = options_.watch_timeout_seconds;
+  HttpRequest request{.path = ResourcePath(resource_, ns_) + WatchQuery(watch),
+                      .timeout = std::chrono::seconds(options_.watch_timeout_seconds + 30)};
+  std::optional<core::Error> ended_by;
+  auto response = client_.transport().Stream(
+      request,
+      [&](std::string_view line) {
+        auto event = DecodeWatchEvent(line);
+        if (!event) {
+          ended_by = event.error();
+          return false;
+        }
+        if (event->type == EventType::kError) {
+          int code = event->object.value("code", 500);
+          ended_by = DecodeStatus(code, event->object.dump(), "");
+          return false;
+        }
+        if (event->type != EventType::kBookmark) {
+          handlers_.event(*event);
+        }
+        Remember(ResourceVersionOf(event->object));
+        progressed = true;
+        return true;
+      },
+      stop);
+  if (!response) {
+    return Fail(response.error());
+  }
+  if (response->status < 200 || response->status > 299) {
+    return Fail(DecodeStatus(response->status, response->body, response->retry_after));
+  }
+  if (ended_by) {
+    return Fail(*ended_by);
+  }
+  return last_resource_version();
+}
+
+void Reflector::Remember(const std::string& rv) {
+  if (rv.empty()) {
+    return;
+  }
+  std::lock_guard<std::mutex> guard(mu_);
+  last_rv_ = rv;
+}
+
+std::string Reflector::last_resource_version() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return last_rv_;
+}
+
+int Reflector::lists() const {
+  std::lock_guard<std::mutex> guard(mu_);
+  return lists_;
+}
+
+}  // namespace botsec::kube
