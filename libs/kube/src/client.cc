@@ -53,7 +53,7 @@ const char* PropagationName(Propagation propagation) {
 
 Client::Client(std::shared_ptr<HttpTransport> transport) : transport_(std::move(transport)) {}
 
-Result<Json> Client::Call(HttpRequest request) const {
+Result<Json> Client::Call(const HttpRequest& request) const {
   auto response = transport_->Send(request);
   if (!response) {
     return Fail(response.error().Wrap(request.method + " " + request.path));

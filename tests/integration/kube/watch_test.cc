@@ -79,7 +79,7 @@ class Mirror {
  public:
   ReflectorHandlers Handlers() {
     return {.replace =
-                [this](std::vector<Json> items, const std::string& /*rv*/) {
+                [this](const std::vector<Json>& items, const std::string& /*rv*/) {
                   std::lock_guard<std::mutex> guard(mu_);
                   state_.clear();
                   for (const Json& item : items) {

@@ -123,7 +123,7 @@ TEST(ReflectorTest, ResumesFromTheLastVersionAndRelistsOnGone) {
   std::map<std::string, std::string> state;
   std::vector<std::string> log;
   ReflectorHandlers handlers{.replace =
-                                 [&](std::vector<Json> items, const std::string& rv) {
+                                 [&](const std::vector<Json>& items, const std::string& rv) {
                                    state.clear();
                                    for (const Json& item : items) {
                                      state[item["metadata"]["name"]] = ResourceVersionOf(item);
@@ -171,7 +171,7 @@ TEST(ReflectorTest, BacksOffWhenTheListFails) {
   transport->Then({.status = 500, .body = "boom"});
   Client client(transport);
   core::FakeClock clock;
-  ReflectorHandlers handlers{.replace = [](std::vector<Json>, const std::string&) {},
+  ReflectorHandlers handlers{.replace = [](const std::vector<Json>&, const std::string&) {},
                              .event = [](const WatchEvent&) {}};
   Reflector reflector(
       client, resources::ConfigMaps(), "ns", handlers, clock,

@@ -70,7 +70,7 @@ class Client {
   [[nodiscard]] HttpTransport& transport() const { return *transport_; }
 
  private:
-  [[nodiscard]] core::Result<Json> Call(HttpRequest request) const;
+  [[nodiscard]] core::Result<Json> Call(const HttpRequest& request) const;
 
   std::shared_ptr<HttpTransport> transport_;
 };
