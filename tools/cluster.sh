@@ -228,6 +228,7 @@ cmd_up() {
     --initial-cluster="botsec=http://127.0.0.1:$etcd_peer_port" \
     --listen-metrics-urls="" --unsafe-no-fsync --log-level=warn
   wait_for etcd "curl -fsS --max-time 2 http://127.0.0.1:$etcd_port/health"
+  echo "http://127.0.0.1:$etcd_port" >"$dir/etcd-endpoint"
 
   log "starting kube-apiserver on https://127.0.0.1:$apiserver_port"
   start kube-apiserver "$bin/kube-apiserver" \

@@ -171,6 +171,34 @@ core::Result<std::string> Cluster::CreateTestNamespace(const std::string& prefix
   return name;
 }
 
+core::Result<void> Cluster::CompactEtcd() const {
+  auto endpoint = RunCommand({"cat", dir_ + "/etcd-endpoint"});
+  if (!endpoint || !endpoint->ok()) {
+    return Fail(ErrorCode::kNotFound, "no etcd-endpoint in " + dir_);
+  }
+  std::string url = endpoint->out.substr(0, endpoint->out.find('\n'));
+  // etcd's JSON gateway: read the current revision, then compact to it.
+  auto status = RunCommand(
+      {"curl", "-fsS", "-X", "POST", url + "/v3/kv/range", "-d", R"({"key":"AA==","limit":1})"});
+  if (!status || !status->ok()) {
+    return Fail(ErrorCode::kUnavailable,
+                "etcd range: " + (status ? status->err : status.error().message));
+  }
+  auto parsed = nlohmann::json::parse(status->out, nullptr, false);
+  std::string revision = parsed.is_object() ? parsed["header"].value("revision", "") : "";
+  if (revision.empty()) {
+    return Fail(ErrorCode::kInternal, "etcd range answered without a revision: " + status->out);
+  }
+  auto compact = RunCommand({"curl", "-fsS", "-X", "POST", url + "/v3/kv/compaction", "-d",
+                             R"({"revision":")" + revision + R"(","physical":true})"});
+  if (!compact || !compact->ok()) {
+    return Fail(
+        ErrorCode::kUnavailable,
+        "etcd compaction: " + (compact ? compact->err + compact->out : compact.error().message));
+  }
+  return {};
+}
+
 void Cluster::DeleteNamespace(const std::string& name) const {
   // A failed cleanup must not fail the test that used the namespace.
   (void)Kubectl({"delete", "namespace", name, "--wait=false", "--ignore-not-found"});

@@ -49,6 +49,9 @@ class Cluster {
   // Creates a namespace for one test, named `prefix-<pid>-<n>`, and waits until pods can be
   // created in it (its default ServiceAccount exists).
   [[nodiscard]] core::Result<std::string> CreateTestNamespace(const std::string& prefix) const;
+  // Compacts etcd's history up to its current revision, as kube-apiserver does every five
+  // minutes: a watch from an older resourceVersion is then answered with 410 Gone.
+  [[nodiscard]] core::Result<void> CompactEtcd() const;
   // Starts deleting a test's namespace and returns without waiting: cleanup, best effort.
   void DeleteNamespace(const std::string& name) const;
 

