@@ -5,6 +5,7 @@
 #   tools/cluster.sh up       build the binaries once (cached), start everything, wait until ready
 #   tools/cluster.sh down     stop every component; nothing is left running
 #   tools/cluster.sh status   one line per component, then the nodes
+#   tools/cluster.sh restart COMPONENT   stop one component and start it again, as it was
 #   tools/cluster.sh clean    down, then remove the cluster's state (certificates, etcd data, logs)
 #   tools/cluster.sh kubeconfig --user NAME [--group GROUP]...
 #   tools/cluster.sh kubeconfig --serviceaccount NAMESPACE/NAME
@@ -161,8 +162,9 @@ start() {
   local name=$1
   shift
   # Close the lock's descriptor in the child: a daemon holding it would block every later call.
-  setsid "$@" >"$logs/$name.log" 2>&1 </dev/null 8>&- &
+  setsid "$@" >>"$logs/$name.log" 2>&1 </dev/null 8>&- &
   echo $! >"$run/$name.pid"
+  printf '%s\0' "$@" >"$run/$name.args"  # for `restart`
 }
 
 # Waits until `probe` succeeds; names the component and shows its log if it dies or times out.
@@ -365,6 +367,30 @@ cmd_clean() {
   log "removed the cluster state in $dir"
 }
 
+cmd_restart() {
+  local name=${1:-} pid args=()
+  [[ " ${components[*]} " == *" $name "* ]] || die "restart: name one of: ${components[*]}"
+  lock
+  [[ -f "$run/$name.args" ]] || die "restart: $name was never started in $dir"
+  if pid=$(pid_of "$name"); then
+    kill -TERM "$pid"
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  fi
+  mapfile -d '' args <"$run/$name.args"
+  log "restarting $name"
+  start "$name" "${args[@]}"
+  case $name in
+    etcd) wait_for etcd "curl -fsS --max-time 2 http://127.0.0.1:$etcd_port/health" ;;
+    kube-apiserver) wait_for kube-apiserver "curl -fsS --max-time 2 --cacert $pki/ca.crt \
+      --cert $pki/admin.crt --key $pki/admin.key https://127.0.0.1:$apiserver_port/readyz" ;;
+    kube-controller-manager) wait_for "$name" "curl -fsS -k --max-time 2 https://127.0.0.1:$kcm_port/healthz" ;;
+    kube-scheduler) wait_for "$name" "curl -fsS -k --max-time 2 https://127.0.0.1:$scheduler_port/healthz" ;;
+    kwok) wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=1s" ;;
+  esac
+  log "$name is back"
+}
+
 name_ok() { [[ "$1" =~ ^[A-Za-z0-9:@._-]+$ ]]; }
 
 cmd_kubeconfig() {
@@ -426,6 +452,7 @@ EOF
 case "${1:-}" in
   up) cmd_up ;;
   kubeconfig) shift; cmd_kubeconfig "$@" ;;
+  restart) shift; cmd_restart "$@" ;;
   down) cmd_down ;;
   status) cmd_status ;;
   clean) cmd_clean ;;

@@ -73,8 +73,10 @@ bool RunningInCi() {
   return ci != nullptr && std::string(ci) == "true";
 }
 
-core::Result<Cluster> Cluster::Ensure() {
-  auto up = RunCommand({"bash", ScriptPath(), "up"}, "", std::chrono::seconds(3600));
+namespace {
+
+core::Result<Cluster> Up(Cluster cluster) {
+  auto up = cluster.Run({"up"}, std::chrono::seconds(3600));
   if (!up) {
     return Fail(up.error().Wrap("tools/cluster.sh up"));
   }
@@ -82,11 +84,55 @@ core::Result<Cluster> Cluster::Ensure() {
     return Fail(ErrorCode::kUnavailable,
                 "tools/cluster.sh up exited " + std::to_string(up->exit_code) + ": " + up->err);
   }
-  Cluster cluster;
-  cluster.dir_ = ClusterDir();
-  cluster.kubeconfig_ = cluster.dir_ + "/kubeconfig";
-  cluster.kubectl_ = cluster.dir_ + "/bin/kubectl";
   return cluster;
+}
+
+}  // namespace
+
+Cluster::Cluster(std::vector<std::string> script, std::string dir)
+    : script_(std::move(script)),
+      dir_(std::move(dir)),
+      kubeconfig_(dir_ + "/kubeconfig"),
+      kubectl_(dir_ + "/bin/kubectl") {}
+
+core::Result<Cluster> Cluster::Ensure() {
+  return Up(Cluster({"bash", ScriptPath()}, ClusterDir()));
+}
+
+core::Result<Cluster> Cluster::EnsurePrivate(const std::string& name, int port_base) {
+  std::string dir = std::string(BOTSEC_SOURCE_DIR) + "/build/cluster-" + name;
+  return Up(Cluster({"env", "BOTSEC_CLUSTER_DIR=" + dir,
+                     "BOTSEC_CLUSTER_PORT_BASE=" + std::to_string(port_base), "bash", ScriptPath()},
+                    dir));
+}
+
+core::Result<CommandOutput> Cluster::Run(const std::vector<std::string>& args,
+                                         std::chrono::seconds timeout) const {
+  std::vector<std::string> argv = script_;
+  argv.insert(argv.end(), args.begin(), args.end());
+  return RunCommand(argv, "", timeout);
+}
+
+core::Result<void> Cluster::Restart(const std::string& component) const {
+  auto run = Run({"restart", component});
+  if (!run) {
+    return Fail(run.error());
+  }
+  if (!run->ok()) {
+    return Fail(ErrorCode::kUnavailable, "restarting " + component + ": " + run->err);
+  }
+  return {};
+}
+
+core::Result<void> Cluster::Down() const {
+  auto run = Run({"down"});
+  if (!run) {
+    return Fail(run.error());
+  }
+  if (!run->ok()) {
+    return Fail(ErrorCode::kInternal, "tools/cluster.sh down: " + run->err);
+  }
+  return {};
 }
 
 core::Result<CommandOutput> Cluster::Kubectl(const std::vector<std::string>& args,
@@ -120,12 +166,12 @@ core::Result<nlohmann::json> Cluster::KubectlJson(const std::vector<std::string>
 
 core::Result<std::string> Cluster::UserKubeconfig(const std::string& user,
                                                   const std::vector<std::string>& groups) const {
-  std::vector<std::string> argv = {"bash", ScriptPath(), "kubeconfig", "--user", user};
+  std::vector<std::string> args = {"kubeconfig", "--user", user};
   for (const std::string& g : groups) {
-    argv.emplace_back("--group");
-    argv.push_back(g);
+    args.emplace_back("--group");
+    args.push_back(g);
   }
-  auto run = RunCommand(argv);
+  auto run = Run(args);
   if (!run) {
     return Fail(run.error());
   }
@@ -137,7 +183,7 @@ core::Result<std::string> Cluster::UserKubeconfig(const std::string& user,
 
 core::Result<std::string> Cluster::ServiceAccountKubeconfig(const std::string& ns,
                                                             const std::string& name) const {
-  auto run = RunCommand({"bash", ScriptPath(), "kubeconfig", "--serviceaccount", ns + "/" + name});
+  auto run = Run({"kubeconfig", "--serviceaccount", ns + "/" + name});
   if (!run) {
     return Fail(run.error());
   }

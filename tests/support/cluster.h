@@ -24,6 +24,14 @@ class Cluster {
  public:
   // Brings the control plane up, or reuses a running one, and returns a handle to it.
   static core::Result<Cluster> Ensure();
+  // A control plane of a test's own, for tests that restart or break components: state in
+  // build/cluster-<name>, ports from `port_base`. Stop it with Down().
+  static core::Result<Cluster> EnsurePrivate(const std::string& name, int port_base);
+
+  // Stops one component and starts it again as it was (tools/cluster.sh restart).
+  [[nodiscard]] core::Result<void> Restart(const std::string& component) const;
+  // Stops every component of this control plane.
+  [[nodiscard]] core::Result<void> Down() const;
 
   // The admin kubeconfig (user botsec-admin in group system:masters).
   [[nodiscard]] const std::string& kubeconfig() const { return kubeconfig_; }
@@ -55,7 +63,15 @@ class Cluster {
   // Starts deleting a test's namespace and returns without waiting: cleanup, best effort.
   void DeleteNamespace(const std::string& name) const;
 
+  // Runs tools/cluster.sh with `args` for this control plane.
+  [[nodiscard]] core::Result<CommandOutput> Run(
+      const std::vector<std::string>& args,
+      std::chrono::seconds timeout = std::chrono::seconds(300)) const;
+
  private:
+  Cluster(std::vector<std::string> script, std::string dir);
+
+  std::vector<std::string> script_;  // argv prefix that runs tools/cluster.sh for this cluster
   std::string dir_;
   std::string kubeconfig_;
   std::string kubectl_;

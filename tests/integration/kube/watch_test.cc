@@ -1,6 +1,5 @@
 // The Reflector against the real kube-apiserver: it converges to exactly the server's state while
-// objects are created, changed and deleted, it stops promptly, and a stale version is refused
-// with 410 Gone, which the client decodes as kGone.
+// objects are created, changed and deleted, and it stops promptly. (410 Gone: restart_test.cc.)
 #include "botsec/kube/watch.h"
 
 #include <chrono>
@@ -16,7 +15,6 @@
 #include "botsec/core/clock.h"
 #include "botsec/kube/client.h"
 #include "botsec/kube/config.h"
-#include "botsec/kube/status.h"
 #include "support/cluster.h"
 
 namespace botsec::kube {
@@ -151,37 +149,6 @@ TEST_F(WatchIntegrationTest, ReflectorConvergesToTheServerState) {
   runner.join();
   EXPECT_LT(std::chrono::steady_clock::now() - stop_started, seconds(5))
       << "an idle watch must end promptly when stopped";
-}
-
-TEST_F(WatchIntegrationTest, WatchFromAVersionTooOldIsGone) {
-  // After a compaction, resource version 1 is older than anything the server still keeps.
-  ASSERT_TRUE(client_->Create(resources::ConfigMaps(), ns_, ConfigMap("bump", "0")));
-  auto compacted = cluster_->CompactEtcd();
-  ASSERT_TRUE(compacted) << compacted.error().message;
-  WatchOptions options;
-  options.resource_version = "1";
-  options.timeout_seconds = 10;
-  HttpRequest request{.path = ResourcePath(resources::ConfigMaps(), ns_) + WatchQuery(options),
-                      .timeout = seconds(40)};
-  std::optional<core::Error> gone;
-  auto response = client_->transport().Stream(
-      request,
-      [&](std::string_view line) {
-        auto event = DecodeWatchEvent(line);
-        EXPECT_TRUE(event) << event.error().message;
-        if (event && event->type == EventType::kError) {
-          gone = DecodeStatus(event->object.value("code", 0), event->object.dump(), "");
-        }
-        return false;
-      },
-      std::stop_token());
-  ASSERT_TRUE(response) << response.error().message;
-  if (response->status == 200) {
-    ASSERT_TRUE(gone.has_value()) << "expected an ERROR event";
-  } else {
-    gone = DecodeStatus(response->status, response->body, response->retry_after);
-  }
-  EXPECT_EQ(gone->code, core::ErrorCode::kGone) << gone->message;
 }
 
 }  // namespace
