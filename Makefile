@@ -16,7 +16,7 @@ CTEST_ARGS ?=
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: help deps configure build test unit integration lint format cluster-up cluster-down \
-        cluster-status cluster-clean controlplane demo clean
+        cluster-status cluster-clean controlplane bench demo clean
 
 help: ## List the targets
 	@echo "BotSec: run AI bots safely on Kubernetes"
@@ -71,6 +71,9 @@ lint: configure ## clang-format check and clang-tidy over the project's sources;
 
 format: ## Reformat the project's sources with clang-format
 	@clang-format -i $(SOURCES)
+
+bench: build cluster-up ## Run the benchmarks against the local control plane and print figures
+	@$(BUILD_DIR)/bench/informer_bench --kubeconfig build/cluster/kubeconfig --objects 10000
 
 demo: ## Bring up the local control plane and show BotSec at work
 	@$(MAKE) --no-print-directory deps
