@@ -16,7 +16,7 @@ CTEST_ARGS ?=
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: help deps configure build test unit integration lint format cluster-up cluster-down \
-        cluster-status cluster-clean controlplane bench demo clean
+        cluster-status cluster-clean controlplane bench fuzz demo clean
 
 help: ## List the targets
 	@echo "BotSec: run AI bots safely on Kubernetes"
@@ -75,10 +75,20 @@ format: ## Reformat the project's sources with clang-format
 bench: build cluster-up ## Run the benchmarks against the local control plane and print figures
 	@$(BUILD_DIR)/bench/informer_bench --kubeconfig build/cluster/kubeconfig --objects 10000
 
+FUZZ_SECONDS ?= 60
+fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus
+	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
+	@for t in watch_event kubeconfig; do \
+	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
+	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=build/fuzz/$$t- build/fuzz/corpus/$$t || exit 1; \
+	done
+
 demo: ## Bring up the local control plane and show BotSec at work
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory build
 	@tools/demo.sh
 
 clean: ## Remove the CMake build trees (the control plane cache in ~/.cache/botsec stays)
-	rm -rf build/cmake build/asan build/bin
+	rm -rf build/cmake build/asan build/fuzz build/bin

@@ -7,6 +7,12 @@ set(BOTSEC_WARNINGS -Wall -Wextra -Wpedantic -Werror -Wshadow -Wnon-virtual-dtor
     -Wold-style-cast -Wcast-align -Woverloaded-virtual -Wnull-dereference -Wimplicit-fallthrough
     -Wno-missing-field-initializers)
 
+if(BOTSEC_FUZZ)
+  # Coverage for libFuzzer in every library, and AddressSanitizer to turn bugs into crashes.
+  add_compile_options(-fsanitize=fuzzer-no-link,address -fno-omit-frame-pointer)
+  add_link_options(-fsanitize=address)
+endif()
+
 if(BOTSEC_SANITIZE)
   add_compile_options(-fsanitize=address,undefined -fno-omit-frame-pointer
                       -fno-sanitize-recover=undefined)

@@ -34,8 +34,8 @@ long Rss() {
 }
 
 int Run(const std::string& kubeconfig, int count) {
-  auto config = botsec::kube::LoadConfig(kubeconfig, "", botsec::kube::GetEnv,
-                                         botsec::kube::ReadFile);
+  auto config =
+      botsec::kube::LoadConfig(kubeconfig, "", botsec::kube::GetEnv, botsec::kube::ReadFile);
   if (!config) {
     std::cerr << "informer_bench: " << config.error().message << "\n";
     return 1;
@@ -45,12 +45,12 @@ int Run(const std::string& kubeconfig, int count) {
     std::cerr << "informer_bench: " << transport.error().message << "\n";
     return 1;
   }
-  botsec::kube::Client client(
-      std::shared_ptr<botsec::kube::HttpTransport>(std::move(*transport)));
+  botsec::kube::Client client(std::shared_ptr<botsec::kube::HttpTransport>(std::move(*transport)));
   const std::string ns = "bench-informer-" + std::to_string(count);
-  auto made = client.Apply(botsec::kube::resources::Namespaces(), "",
-                           {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}},
-                           {.field_manager = "botsec-bench"});
+  auto made =
+      client.Apply(botsec::kube::resources::Namespaces(), "",
+                   {{"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", ns}}}},
+                   {.field_manager = "botsec-bench"});
   if (!made) {
     std::cerr << "informer_bench: namespace: " << made.error().message << "\n";
     return 1;
@@ -111,13 +111,15 @@ int Run(const std::string& kubeconfig, int count) {
   long rss_after = Rss();
   runner.request_stop();
 
-  double per_object_rss = static_cast<double>(rss_after - rss_before) / static_cast<double>(objects);
+  double per_object_rss =
+      static_cast<double>(rss_after - rss_before) / static_cast<double>(objects);
   double per_object_json = static_cast<double>(json_bytes) / static_cast<double>(objects);
   std::printf("informer sync: %zu ConfigMaps in %.2f s (%.0f objects/s)\n", objects, seconds,
               static_cast<double>(objects) / seconds);
-  std::printf("memory: %.0f bytes RSS per cached object; its JSON is %.0f bytes; ratio %.2fx "
-              "(goal <= 2x)\n",
-              per_object_rss, per_object_json, per_object_rss / per_object_json);
+  std::printf(
+      "memory: %.0f bytes RSS per cached object; its JSON is %.0f bytes; ratio %.2fx "
+      "(goal <= 2x)\n",
+      per_object_rss, per_object_json, per_object_rss / per_object_json);
   return 0;
 }
 
