@@ -125,7 +125,7 @@ int Run(const std::string& kubeconfig, int count) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+int main(int argc, char** argv) try {
   botsec::core::FlagSet flags("informer_bench", "time and memory of an informer sync");
   flags.String("kubeconfig", "PATH", "build/cluster/kubeconfig", "The cluster to use.")
       .String("objects", "N", "10000", "How many ConfigMaps to sync.");
@@ -139,4 +139,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   return Run(std::string(outcome.flags.Get("kubeconfig")), count);
+} catch (const std::exception& e) {
+  std::cerr << "informer_bench: " << e.what() << "\n";
+  return 1;
 }

@@ -196,9 +196,12 @@ KeyMapper ControllerOwnerKey(std::string owner_group, std::string owner_kind) {
       const Json& controller = Field(owner, "controller");
       if (controller.is_boolean() && controller.get<bool>() && owner_group_of == group &&
           StringField(owner, "kind") == kind) {
-        std::string ns = StringField(metadata, "namespace");
-        std::string name = StringField(owner, "name");
-        keys.push_back(ns.empty() ? name : ns + "/" + name);
+        std::string key = StringField(metadata, "namespace");
+        if (!key.empty()) {
+          key += '/';
+        }
+        key += StringField(owner, "name");
+        keys.push_back(std::move(key));
       }
     }
     return keys;

@@ -22,6 +22,7 @@ Json Object(const std::string& ns, const std::string& name, const std::string& r
 
 std::vector<std::string> Names(const std::vector<ObjectPtr>& objects) {
   std::vector<std::string> names;
+  names.reserve(objects.size());
   for (const ObjectPtr& o : objects) {
     names.push_back((*o)["metadata"]["name"]);
   }
