@@ -124,13 +124,13 @@ core::Result<void> Cluster::Restart(const std::string& component) const {
   return {};
 }
 
-core::Result<void> Cluster::Down() const {
-  auto run = Run({"down"});
+core::Result<void> Cluster::Clean() const {
+  auto run = Run({"clean"});
   if (!run) {
     return Fail(run.error());
   }
   if (!run->ok()) {
-    return Fail(ErrorCode::kInternal, "tools/cluster.sh down: " + run->err);
+    return Fail(ErrorCode::kInternal, "tools/cluster.sh clean: " + run->err);
   }
   return {};
 }

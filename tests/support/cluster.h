@@ -25,13 +25,14 @@ class Cluster {
   // Brings the control plane up, or reuses a running one, and returns a handle to it.
   static core::Result<Cluster> Ensure();
   // A control plane of a test's own, for tests that restart or break components: state in
-  // build/cluster-<name>, ports from `port_base`. Stop it with Down().
+  // build/cluster-<name>, ports from `port_base`, always started from empty state (a previous
+  // run's objects would leak into this one). Remove it with Clean().
   static core::Result<Cluster> EnsurePrivate(const std::string& name, int port_base);
 
   // Stops one component and starts it again as it was (tools/cluster.sh restart).
   [[nodiscard]] core::Result<void> Restart(const std::string& component) const;
-  // Stops every component of this control plane.
-  [[nodiscard]] core::Result<void> Down() const;
+  // Stops every component of this control plane and deletes its state.
+  [[nodiscard]] core::Result<void> Clean() const;
 
   // The admin kubeconfig (user botsec-admin in group system:masters).
   [[nodiscard]] const std::string& kubeconfig() const { return kubeconfig_; }
