@@ -116,8 +116,7 @@ void WorkQueue::Done(const std::string& key) {
   cv_.notify_all();
 }
 
-void WorkQueue::ShutDown() {
-  std::lock_guard<std::mutex> guard(mu_);
+void WorkQueue::StopLocked() {
   shutting_down_ = true;
   queue_.clear();
   dirty_.clear();
@@ -126,14 +125,14 @@ void WorkQueue::ShutDown() {
   cv_.notify_all();
 }
 
+void WorkQueue::ShutDown() {
+  std::lock_guard<std::mutex> guard(mu_);
+  StopLocked();
+}
+
 void WorkQueue::ShutDownWithDrain() {
   std::unique_lock<std::mutex> lock(mu_);
-  shutting_down_ = true;
-  queue_.clear();
-  dirty_.clear();
-  waiting_.clear();
-  waiting_at_.clear();
-  cv_.notify_all();
+  StopLocked();
   // Keys in process finish on real time: their workers are doing real work.
   cv_.wait(lock, [this] { return processing_.empty(); });
 }

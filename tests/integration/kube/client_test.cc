@@ -11,6 +11,7 @@
 #include "botsec/kube/config.h"
 #include "botsec/kube/http_transport.h"
 #include "support/cluster.h"
+#include "support/kube_test.h"
 
 namespace botsec::kube {
 namespace {
@@ -18,18 +19,7 @@ namespace {
 using core::ErrorCode;
 using testing::Cluster;
 
-// A Client for `kubeconfig`, through the real transport.
-core::Result<Client> ClientFor(const std::string& kubeconfig) {
-  auto config = LoadConfig(kubeconfig, "", GetEnv, ReadFile);
-  if (!config) {
-    return core::Fail(config.error());
-  }
-  auto transport = NewHttpTransport(*config);
-  if (!transport) {
-    return core::Fail(transport.error());
-  }
-  return Client(std::shared_ptr<HttpTransport>(std::move(*transport)));
-}
+using testing::ClientFor;
 
 Json ConfigMap(const std::string& name, const std::string& value) {
   return {{"apiVersion", "v1"},
@@ -38,32 +28,9 @@ Json ConfigMap(const std::string& name, const std::string& value) {
           {"data", {{"key", value}}}};
 }
 
-class ClientIntegrationTest : public ::testing::Test {
+class ClientIntegrationTest : public testing::KubeTest {
  protected:
-  void SetUp() override {
-    if (testing::ClusterEnvironment::cluster() == nullptr) {
-      if (testing::RunningInCi()) {
-        FAIL() << "control plane unavailable: " << testing::ClusterEnvironment::error();
-      }
-      GTEST_SKIP() << "control plane unavailable: " << testing::ClusterEnvironment::error();
-    }
-    cluster_ = testing::ClusterEnvironment::cluster();
-    auto client = ClientFor(cluster_->kubeconfig());
-    ASSERT_TRUE(client) << client.error().message;
-    client_ = std::make_unique<Client>(*std::move(client));
-    auto ns = cluster_->CreateTestNamespace("it-client");
-    ASSERT_TRUE(ns) << ns.error().message;
-    ns_ = *ns;
-  }
-  void TearDown() override {
-    if (cluster_ != nullptr && !ns_.empty()) {
-      cluster_->DeleteNamespace(ns_);
-    }
-  }
-
-  const Cluster* cluster_ = nullptr;
-  std::unique_ptr<Client> client_;
-  std::string ns_;
+  ClientIntegrationTest() : KubeTest("it-client") {}
 };
 
 TEST_F(ClientIntegrationTest, CreateGetUpdateDelete) {

@@ -18,6 +18,7 @@
 #include "botsec/kube/config.h"
 #include "botsec/kube/work_queue.h"
 #include "support/cluster.h"
+#include "support/kube_test.h"
 
 namespace botsec::kube {
 namespace {
@@ -26,11 +27,9 @@ using std::chrono::seconds;
 
 TEST(InformerIntegrationTest, SyncsFiveThousandObjectsAndFeedsTheQueue) {
   BOTSEC_REQUIRE_CLUSTER();
-  auto config = LoadConfig(cluster.kubeconfig(), "", GetEnv, ReadFile);
-  ASSERT_TRUE(config) << config.error().message;
-  auto transport = NewHttpTransport(*config);
-  ASSERT_TRUE(transport) << transport.error().message;
-  Client client(std::shared_ptr<HttpTransport>(std::move(*transport)));
+  auto made = testing::ClientFor(cluster.kubeconfig());
+  ASSERT_TRUE(made) << made.error().message;
+  const Client& client = *made;
   auto ns = cluster.CreateTestNamespace("it-informer");
   ASSERT_TRUE(ns) << ns.error().message;
 

@@ -18,6 +18,7 @@
 #include "botsec/kube/status.h"
 #include "botsec/kube/watch.h"
 #include "support/cluster.h"
+#include "support/kube_test.h"
 
 namespace botsec::kube {
 namespace {
@@ -31,11 +32,9 @@ class PrivateClusterTest : public ::testing::Test {
     auto cluster = testing::Cluster::EnsurePrivate(name, port_base);
     ASSERT_TRUE(cluster) << cluster.error().message;
     cluster_ = std::make_unique<testing::Cluster>(*std::move(cluster));
-    auto config = LoadConfig(cluster_->kubeconfig(), "", GetEnv, ReadFile);
-    ASSERT_TRUE(config) << config.error().message;
-    auto transport = NewHttpTransport(*config);
-    ASSERT_TRUE(transport) << transport.error().message;
-    client_ = std::make_unique<Client>(std::shared_ptr<HttpTransport>(std::move(*transport)));
+    auto client = testing::ClientFor(cluster_->kubeconfig());
+    ASSERT_TRUE(client) << client.error().message;
+    client_ = std::make_unique<Client>(*std::move(client));
   }
   void TearDown() override {
     if (cluster_) {

@@ -16,36 +16,16 @@
 #include "botsec/kube/client.h"
 #include "botsec/kube/config.h"
 #include "support/cluster.h"
+#include "support/kube_test.h"
 
 namespace botsec::kube {
 namespace {
 
 using std::chrono::seconds;
 
-class WatchIntegrationTest : public ::testing::Test {
+class WatchIntegrationTest : public testing::KubeTest {
  protected:
-  void SetUp() override {
-    if (testing::ClusterEnvironment::cluster() == nullptr) {
-      if (testing::RunningInCi()) {
-        FAIL() << "control plane unavailable: " << testing::ClusterEnvironment::error();
-      }
-      GTEST_SKIP() << "control plane unavailable: " << testing::ClusterEnvironment::error();
-    }
-    cluster_ = testing::ClusterEnvironment::cluster();
-    auto config = LoadConfig(cluster_->kubeconfig(), "", GetEnv, ReadFile);
-    ASSERT_TRUE(config) << config.error().message;
-    auto transport = NewHttpTransport(*config);
-    ASSERT_TRUE(transport) << transport.error().message;
-    client_ = std::make_unique<Client>(std::shared_ptr<HttpTransport>(std::move(*transport)));
-    auto ns = cluster_->CreateTestNamespace("it-watch");
-    ASSERT_TRUE(ns) << ns.error().message;
-    ns_ = *ns;
-  }
-  void TearDown() override {
-    if (cluster_ != nullptr && !ns_.empty()) {
-      cluster_->DeleteNamespace(ns_);
-    }
-  }
+  WatchIntegrationTest() : KubeTest("it-watch") {}
 
   // name -> data.key, as the server has it now.
   std::map<std::string, std::string> ServerState() {
@@ -66,10 +46,6 @@ class WatchIntegrationTest : public ::testing::Test {
             {"metadata", {{"name", name}, {"namespace", ns_}, {"labels", {{"set", "watched"}}}}},
             {"data", {{"key", value}}}};
   }
-
-  const testing::Cluster* cluster_ = nullptr;
-  std::unique_ptr<Client> client_;
-  std::string ns_;
 };
 
 // A consumer that mirrors what the reflector reports.

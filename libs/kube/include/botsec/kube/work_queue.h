@@ -59,6 +59,8 @@ class WorkQueue {
  private:
   void AddLocked(const std::string& key);
   void PromoteDueLocked();
+  // Marks the queue stopped, drops every pending key and wakes all waiters.
+  void StopLocked();
 
   core::Clock& clock_;
   std::unique_ptr<RateLimiter> limiter_;
