@@ -69,6 +69,16 @@ pid_of() {
 
 running() { pid_of "$1" >/dev/null; }
 
+# For start-up waits: the process we just started exists and is not a zombie. (Its command line
+# is still the shell's until it execs, so pid_of's check would race.)
+alive() {
+  local f=$run/$1.pid pid state
+  [[ -f "$f" ]] || return 1
+  pid=$(<"$f")
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  [[ -n "$state" && "$state" != Z ]]
+}
+
 # Every process whose command line names this state directory: what `down` must leave none of.
 our_pids() {
   local p
@@ -171,7 +181,7 @@ start() {
 wait_for() {
   local name=$1 probe=$2 deadline=$((SECONDS + start_timeout))
   until eval "$probe" >/dev/null 2>&1; do
-    if ! running "$name"; then
+    if ! alive "$name"; then
       tail -n 8 "$logs/$name.log" | sed "s/^/    $name: /" >&2
       die "$name exited during start-up (log: $logs/$name.log)"
     fi
@@ -377,6 +387,17 @@ cmd_restart() {
     for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
   fi
+  # The new process must find its ports free: wait for the old one to be gone and its sockets
+  # released (a SIGKILLed server's listening socket can outlive the kill for a moment).
+  local p busy
+  for _ in $(seq 1 100); do
+    busy=""
+    for p in $(port_of "$name"); do
+      ss -Hltn "sport = :$p" | grep -q . && busy=1
+    done
+    [[ -z "$busy" ]] && ! { [[ -n "${pid:-}" ]] && kill -0 "$pid" 2>/dev/null; } && break
+    sleep 0.1
+  done
   mapfile -d '' args <"$run/$name.args"
   log "restarting $name"
   start "$name" "${args[@]}"
@@ -389,6 +410,16 @@ cmd_restart() {
     kwok) wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=1s" ;;
   esac
   log "$name is back"
+  # A controller-manager still starting its controllers exits when the API server goes away:
+  # bring back whatever the restart took down with it.
+  local c
+  for c in "${components[@]}"; do
+    if [[ "$c" != "$name" && -f "$run/$c.args" ]] && ! running "$c"; then
+      log "$c stopped while $name was down; starting it again"
+      mapfile -d '' args <"$run/$c.args"
+      start "$c" "${args[@]}"
+    fi
+  done
 }
 
 name_ok() { [[ "$1" =~ ^[A-Za-z0-9:@._-]+$ ]]; }
