@@ -218,11 +218,11 @@ core::Result<std::string> Cluster::CreateTestNamespace(const std::string& prefix
 }
 
 core::Result<void> Cluster::CompactEtcd() const {
-  auto endpoint = RunCommand({"cat", dir_ + "/etcd-endpoint"});
-  if (!endpoint || !endpoint->ok()) {
+  std::ifstream endpoint(dir_ + "/etcd-endpoint");
+  std::string url;
+  if (!std::getline(endpoint, url) || url.empty()) {
     return Fail(ErrorCode::kNotFound, "no etcd-endpoint in " + dir_);
   }
-  std::string url = endpoint->out.substr(0, endpoint->out.find('\n'));
   // etcd's JSON gateway: read the current revision, then compact to it.
   auto status = RunCommand(
       {"curl", "-fsS", "-X", "POST", url + "/v3/kv/range", "-d", R"({"key":"AA==","limit":1})"});
