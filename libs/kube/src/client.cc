@@ -53,7 +53,14 @@ const char* PropagationName(Propagation propagation) {
 
 Client::Client(std::shared_ptr<HttpTransport> transport) : transport_(std::move(transport)) {}
 
-Result<Json> Client::Call(const HttpRequest& request) const {
+Client Client::WithTimeout(std::chrono::milliseconds timeout) const {
+  Client copy(transport_);
+  copy.timeout_ = timeout;
+  return copy;
+}
+
+Result<Json> Client::Call(HttpRequest request) const {
+  request.timeout = timeout_;
   auto response = transport_->Send(request);
   if (!response) {
     return Fail(response.error().Wrap(request.method + " " + request.path));

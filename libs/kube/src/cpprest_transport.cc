@@ -99,7 +99,7 @@ class CppRestTransport final : public HttpTransport {
   }
 
  private:
-  [[nodiscard]] http_client_config MakeClientConfig(std::chrono::seconds timeout) const {
+  [[nodiscard]] http_client_config MakeClientConfig(std::chrono::milliseconds timeout) const {
     http_client_config cfg;
     cfg.set_timeout(timeout);
     cfg.set_validate_certificates(!config_.insecure_skip_tls_verify);
@@ -108,7 +108,7 @@ class CppRestTransport final : public HttpTransport {
     return cfg;
   }
 
-  http_client& ClientFor(std::chrono::seconds timeout) {
+  http_client& ClientFor(std::chrono::milliseconds timeout) {
     std::lock_guard<std::mutex> guard(mu_);
     auto& client = clients_[timeout.count()];
     if (!client) {

@@ -1,5 +1,7 @@
 #include "botsec/kube/informer.h"
 
+#include <array>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -40,78 +42,111 @@ Json Slim(Json object) {
   return object;
 }
 
-void Store::IndexLocked(const std::string& key, const Json& object) {
+Store::Entry Store::Encode(const Json& object) {
+  Entry entry;
+  entry.resource_version = ResourceVersionOf(object);
+  entry.cbor = Json::to_cbor(object);
+  entry.cbor.shrink_to_fit();  // the encoder grows its buffer by doubling
+  return entry;
+}
+
+ObjectPtr Store::Decode(const Entry& entry) {
+  return std::make_shared<const Json>(Json::from_cbor(entry.cbor));
+}
+
+namespace {
+
+// Calls `visit(index, value)` for each index entry `object` belongs in.
+void ForEachIndexValue(const Json& object,
+                       const std::function<void(int, const std::string&)>& visit) {
   const Json& metadata = Metadata(object);
-  by_namespace_.emplace(StringField(metadata, "namespace"), key);
+  visit(0, StringField(metadata, "namespace"));
   const Json& owners = Field(metadata, "ownerReferences");
   if (owners.is_array()) {
     for (const Json& owner : owners) {
-      by_owner_.emplace(StringField(owner, "uid"), key);
+      visit(1, StringField(owner, "uid"));
     }
   }
   const Json& labels = Field(metadata, "labels");
   if (labels.is_object()) {
     for (const auto& [label, value] : labels.items()) {
-      by_label_.emplace(label + "=" + (value.is_string() ? value.get<std::string>() : ""), key);
+      visit(2, label + "=" + (value.is_string() ? value.get<std::string>() : ""));
     }
   }
+}
+
+}  // namespace
+
+void Store::IndexLocked(const std::string& key, const Json& object) {
+  const std::string* stable = &objects_.find(key)->first;
+  const std::array<Index*, 3> indexes = {&by_namespace_, &by_owner_, &by_label_};
+  ForEachIndexValue(object, [&](int which, const std::string& value) {
+    (*indexes.at(which))[value].insert(stable);
+  });
 }
 
 void Store::UnindexLocked(const std::string& key, const Json& object) {
-  auto erase = [&key](std::multimap<std::string, std::string>& index, const std::string& value) {
-    auto range = index.equal_range(value);
-    for (auto it = range.first; it != range.second; ++it) {
-      if (it->second == key) {
+  const std::string* stable = &objects_.find(key)->first;
+  const std::array<Index*, 3> indexes = {&by_namespace_, &by_owner_, &by_label_};
+  ForEachIndexValue(object, [&](int which, const std::string& value) {
+    Index& index = *indexes.at(which);
+    if (auto it = index.find(value); it != index.end()) {
+      it->second.erase(stable);
+      if (it->second.empty()) {
         index.erase(it);
-        return;
       }
     }
-  };
-  const Json& metadata = Metadata(object);
-  erase(by_namespace_, StringField(metadata, "namespace"));
-  const Json& owners = Field(metadata, "ownerReferences");
-  if (owners.is_array()) {
-    for (const Json& owner : owners) {
-      erase(by_owner_, StringField(owner, "uid"));
-    }
-  }
-  const Json& labels = Field(metadata, "labels");
-  if (labels.is_object()) {
-    for (const auto& [label, value] : labels.items()) {
-      erase(by_label_, label + "=" + (value.is_string() ? value.get<std::string>() : ""));
-    }
-  }
+  });
 }
 
-std::unordered_map<std::string, ObjectPtr> Store::Replace(std::vector<Json> items) {
-  std::unordered_map<std::string, ObjectPtr> fresh;
+StoreDelta Store::Replace(std::vector<Json> items) {
+  StoreDelta delta;
+  Objects fresh;
   fresh.reserve(items.size());
-  for (Json& item : items) {
-    std::string key = KeyOf(item);
-    fresh[key] = std::make_shared<const Json>(Slim(std::move(item)));
-  }
+  std::vector<std::pair<const std::string*, Json>> to_index;
+  to_index.reserve(items.size());
   std::unique_lock<std::shared_mutex> lock(mu_);
+  for (Json& item : items) {
+    Json slim = Slim(std::move(item));
+    std::string key = KeyOf(slim);
+    Entry entry = Encode(slim);
+    auto old = objects_.find(key);
+    bool changed = old == objects_.end() || old->second.resource_version != entry.resource_version;
+    auto [it, inserted] = fresh.insert_or_assign(std::move(key), std::move(entry));
+    if (changed) {
+      delta.changed.push_back(std::make_shared<const Json>(slim));
+    }
+    to_index.emplace_back(&it->first, std::move(slim));
+  }
+  for (const auto& [key, entry] : objects_) {
+    if (!fresh.contains(key)) {
+      delta.removed.push_back(Decode(entry));
+    }
+  }
+  objects_.swap(fresh);
   by_namespace_.clear();
   by_owner_.clear();
   by_label_.clear();
-  for (const auto& [key, object] : fresh) {
-    IndexLocked(key, *object);
+  for (const auto& [key, object] : to_index) {
+    IndexLocked(*key, object);
   }
-  objects_.swap(fresh);
-  return fresh;  // now the old contents
+  return delta;
 }
 
 ObjectPtr Store::Upsert(Json object) {
-  std::string key = KeyOf(object);
-  auto next = std::make_shared<const Json>(Slim(std::move(object)));
+  Json slim = Slim(std::move(object));
+  std::string key = KeyOf(slim);
+  Entry entry = Encode(slim);
   std::unique_lock<std::shared_mutex> lock(mu_);
   ObjectPtr previous;
   if (auto it = objects_.find(key); it != objects_.end()) {
-    previous = it->second;
+    previous = Decode(it->second);
     UnindexLocked(key, *previous);
+    it->second = std::move(entry);
+  } else {
+    objects_.emplace(key, std::move(entry));
   }
-  IndexLocked(key, *next);
-  objects_[key] = std::move(next);
+  IndexLocked(key, slim);
   return previous;
 }
 
@@ -121,7 +156,7 @@ ObjectPtr Store::Remove(const std::string& key) {
   if (it == objects_.end()) {
     return nullptr;
   }
-  ObjectPtr previous = it->second;
+  ObjectPtr previous = Decode(it->second);
   UnindexLocked(key, *previous);
   objects_.erase(it);
   return previous;
@@ -130,26 +165,45 @@ ObjectPtr Store::Remove(const std::string& key) {
 ObjectPtr Store::Get(const std::string& key) const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   auto it = objects_.find(key);
-  return it == objects_.end() ? nullptr : it->second;
+  return it == objects_.end() ? nullptr : Decode(it->second);
+}
+
+std::string Store::ResourceVersion(const std::string& key) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  auto it = objects_.find(key);
+  return it == objects_.end() ? "" : it->second.resource_version;
 }
 
 std::vector<ObjectPtr> Store::List() const {
   std::shared_lock<std::shared_mutex> lock(mu_);
   std::vector<ObjectPtr> all;
   all.reserve(objects_.size());
-  for (const auto& [key, object] : objects_) {
-    all.push_back(object);
+  for (const auto& [key, entry] : objects_) {
+    all.push_back(Decode(entry));
   }
   return all;
 }
 
-std::vector<ObjectPtr> Store::LookupLocked(const std::multimap<std::string, std::string>& index,
-                                           const std::string& value) const {
+std::vector<std::string> Store::Keys() const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  std::vector<std::string> keys;
+  keys.reserve(objects_.size());
+  for (const auto& [key, entry] : objects_) {
+    keys.push_back(key);
+  }
+  return keys;
+}
+
+std::vector<ObjectPtr> Store::LookupLocked(const Index& index, const std::string& value) const {
   std::vector<ObjectPtr> found;
-  auto range = index.equal_range(value);
-  for (auto it = range.first; it != range.second; ++it) {
-    if (auto object = objects_.find(it->second); object != objects_.end()) {
-      found.push_back(object->second);
+  auto keys = index.find(value);
+  if (keys == index.end()) {
+    return found;
+  }
+  found.reserve(keys->second.size());
+  for (const std::string* key : keys->second) {
+    if (auto object = objects_.find(*key); object != objects_.end()) {
+      found.push_back(Decode(object->second));
     }
   }
   return found;
@@ -232,18 +286,12 @@ void Informer::Notify(const Json& object) {
 }
 
 void Informer::OnReplace(std::vector<Json> items) {
-  std::unordered_map<std::string, ObjectPtr> before = store_.Replace(std::move(items));
   // Report what changed or appeared, then what vanished while we were not watching.
-  for (const ObjectPtr& now : store_.List()) {
-    auto old = before.find(KeyOf(*now));
-    if (old == before.end() || ResourceVersionOf(*old->second) != ResourceVersionOf(*now)) {
-      Notify(*now);
-    }
-    if (old != before.end()) {
-      before.erase(old);
-    }
+  StoreDelta delta = store_.Replace(std::move(items));
+  for (const ObjectPtr& object : delta.changed) {
+    Notify(*object);
   }
-  for (const auto& [key, gone] : before) {
+  for (const ObjectPtr& gone : delta.removed) {
     Notify(*gone);
   }
   synced_.store(true);

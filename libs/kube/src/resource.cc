@@ -31,7 +31,7 @@ namespace resources {
 Resource ConfigMaps() { return {"", "v1", "configmaps", true}; }
 Resource Namespaces() { return {"", "v1", "namespaces", false}; }
 Resource Pods() { return {"", "v1", "pods", true}; }
-Resource Events() { return {"events.k8s.io", "v1", "events", true}; }
+Resource Events() { return {"", "v1", "events", true}; }
 Resource Leases() { return {"coordination.k8s.io", "v1", "leases", true}; }
 }  // namespace resources
 

@@ -1,6 +1,7 @@
 #include "botsec/kube/watch.h"
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -18,6 +19,12 @@ namespace {
 using core::ErrorCode;
 using core::Fail;
 using core::Result;
+
+// How long to wait before trying again: the backoff, but never less than the Retry-After the
+// server sent with the error (429, or 503 while it starts), which knows its load better than we do.
+Duration RetryDelay(Duration backoff, const core::Error& error) {
+  return std::max<Duration>(backoff, error.retry_after);
+}
 
 }  // namespace
 
@@ -73,7 +80,7 @@ void Reflector::Run(const std::stop_token& stop) {
     if (need_list) {
       auto listed = ListAndReplace();
       if (!listed) {
-        clock_.SleepFor(backoff, stop);
+        clock_.SleepFor(RetryDelay(backoff, listed.error()), stop);
         backoff = std::min(backoff * 2, options_.max_backoff);
         continue;
       }
@@ -86,6 +93,12 @@ void Reflector::Run(const std::stop_token& stop) {
     }
     if (!watched && watched.error().code == ErrorCode::kGone) {
       need_list = true;  // our version is older than the server keeps: start over
+      continue;
+    }
+    if (!watched && watched.error().retry_after > std::chrono::seconds(0)) {
+      // Told when to come back: not sooner, even right after a successful list.
+      clock_.SleepFor(RetryDelay(backoff, watched.error()), stop);
+      backoff = std::min(backoff * 2, options_.max_backoff);
       continue;
     }
     if (progressed) {

@@ -6,6 +6,7 @@
 #ifndef BOTSEC_KUBE_CLIENT_H_
 #define BOTSEC_KUBE_CLIENT_H_
 
+#include <chrono>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ struct ApplyOptions {
 class Client {
  public:
   explicit Client(std::shared_ptr<HttpTransport> transport);
+
+  // A client on the same transport whose every request gives up after `timeout` (30 s by
+  // default): for callers with deadlines of their own, such as leader election.
+  [[nodiscard]] Client WithTimeout(std::chrono::milliseconds timeout) const;
 
   [[nodiscard]] core::Result<Json> Get(const Resource& resource, const std::string& ns,
                                        const std::string& name) const;
@@ -70,9 +75,10 @@ class Client {
   [[nodiscard]] HttpTransport& transport() const { return *transport_; }
 
  private:
-  [[nodiscard]] core::Result<Json> Call(const HttpRequest& request) const;
+  [[nodiscard]] core::Result<Json> Call(HttpRequest request) const;
 
   std::shared_ptr<HttpTransport> transport_;
+  std::chrono::milliseconds timeout_{30000};
 };
 
 }  // namespace botsec::kube

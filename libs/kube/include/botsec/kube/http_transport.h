@@ -24,7 +24,7 @@ struct HttpRequest {
   std::string body;
   std::string content_type;  // of the body
   std::string accept = "application/json";
-  std::chrono::seconds timeout{30};
+  std::chrono::milliseconds timeout{30000};
 };
 
 struct HttpResponse {

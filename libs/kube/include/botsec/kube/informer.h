@@ -2,21 +2,22 @@
 // mapping of each change to work-queue keys.
 //
 // Store: one writer (the informer's thread), many readers. Objects are kept without
-// metadata.managedFields, which is most of an object's size and never read by a controller.
+// metadata.managedFields, which is most of an object's size and never read by a controller, and
+// in a compact encoding (see ADR 0003).
 // Informer: runs the Reflector; after a relist it reports only what actually changed or vanished.
 #ifndef BOTSEC_KUBE_INFORMER_H_
 #define BOTSEC_KUBE_INFORMER_H_
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "botsec/core/clock.h"
@@ -32,18 +33,31 @@ std::string KeyOf(const Json& object);
 // The object without metadata.managedFields.
 Json Slim(Json object);
 
+// What a relist changed: objects new or at a different resourceVersion, and objects gone.
+struct StoreDelta {
+  std::vector<ObjectPtr> changed;
+  std::vector<ObjectPtr> removed;
+};
+
+// Objects are kept compact, as CBOR bytes without managedFields (about the size of their JSON),
+// and decoded on each read: a read returns a fresh object the caller owns. Indexes hold pointers
+// to the keys, not copies.
+//
 // Thread-safety: all methods may be called from any thread.
 class Store {
  public:
-  // Replaces everything; returns the objects that were there before.
-  std::unordered_map<std::string, ObjectPtr> Replace(std::vector<Json> items);
+  // Replaces everything; reports what differs from before.
+  StoreDelta Replace(std::vector<Json> items);
   // Inserts or replaces one object; returns the previous one, or nullptr.
   ObjectPtr Upsert(Json object);
   // Removes one object; returns it, or nullptr.
   ObjectPtr Remove(const std::string& key);
 
   [[nodiscard]] ObjectPtr Get(const std::string& key) const;
+  // The resourceVersion of the object at `key`, or "" when there is none; without decoding.
+  [[nodiscard]] std::string ResourceVersion(const std::string& key) const;
   [[nodiscard]] std::vector<ObjectPtr> List() const;
+  [[nodiscard]] std::vector<std::string> Keys() const;
   [[nodiscard]] std::vector<ObjectPtr> ByNamespace(const std::string& ns) const;
   // Objects with an ownerReference to `owner_uid`.
   [[nodiscard]] std::vector<ObjectPtr> ByOwner(const std::string& owner_uid) const;
@@ -53,16 +67,25 @@ class Store {
   [[nodiscard]] std::size_t size() const;
 
  private:
+  struct Entry {
+    std::string resource_version;
+    std::vector<std::uint8_t> cbor;
+  };
+  using Objects = std::unordered_map<std::string, Entry>;
+  using Index = std::unordered_map<std::string, std::unordered_set<const std::string*>>;
+
+  static Entry Encode(const Json& object);
+  static ObjectPtr Decode(const Entry& entry);
   void IndexLocked(const std::string& key, const Json& object);
   void UnindexLocked(const std::string& key, const Json& object);
-  [[nodiscard]] std::vector<ObjectPtr> LookupLocked(
-      const std::multimap<std::string, std::string>& index, const std::string& value) const;
+  [[nodiscard]] std::vector<ObjectPtr> LookupLocked(const Index& index,
+                                                    const std::string& value) const;
 
   mutable std::shared_mutex mu_;
-  std::unordered_map<std::string, ObjectPtr> objects_;
-  std::multimap<std::string, std::string> by_namespace_;  // namespace -> key
-  std::multimap<std::string, std::string> by_owner_;      // owner uid -> key
-  std::multimap<std::string, std::string> by_label_;      // "k=v" -> key
+  Objects objects_;
+  Index by_namespace_;  // namespace -> keys
+  Index by_owner_;      // owner uid -> keys
+  Index by_label_;      // "k=v" -> keys
 };
 
 // Maps a changed object to the keys to reconcile.

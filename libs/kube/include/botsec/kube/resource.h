@@ -24,7 +24,7 @@ namespace resources {
 Resource ConfigMaps();
 Resource Namespaces();
 Resource Pods();
-Resource Events();
+Resource Events();  // core/v1 Events, which kubectl describe shows with their counts
 Resource Leases();
 }  // namespace resources
 

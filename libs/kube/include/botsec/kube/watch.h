@@ -49,7 +49,8 @@ struct ReflectorOptions {
 
 // List, then watch from the list's resourceVersion; on a stream end resume from the last version
 // seen (bookmarks included); on 410 Gone, whether an HTTP 410 or an ERROR event, list again.
-// Failures back off exponentially; a watch that ends at once without progress counts as one.
+// Failures back off exponentially, never sooner than a Retry-After the server sent; a watch that
+// ends at once without progress counts as one.
 //
 // Thread-safety: Run occupies the calling thread; last_resource_version may be read from any.
 class Reflector {
