@@ -72,8 +72,10 @@ lint: configure ## clang-format check and clang-tidy over the project's sources;
 format: ## Reformat the project's sources with clang-format
 	@clang-format -i $(SOURCES)
 
-bench: build cluster-up ## Run the benchmarks against the local control plane and print figures
-	@$(BUILD_DIR)/bench/informer_bench --kubeconfig build/cluster/kubeconfig --objects 10000
+bench: build cluster-up ## Run the benchmarks against the local control plane and print figures, with ratios to a peer
+	@peer=$$(tools/build-bench-peer.sh) && \
+	  $(BUILD_DIR)/bench/informer_bench --kubeconfig build/cluster/kubeconfig --objects 10000 \
+	    --peer "$$peer"
 
 FUZZ_SECONDS ?= 60
 fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus
