@@ -100,35 +100,46 @@ void Store::UnindexLocked(const std::string& key, const Json& object) {
 }
 
 StoreDelta Store::Replace(std::vector<Json> items) {
-  StoreDelta delta;
-  Objects fresh;
-  fresh.reserve(items.size());
-  std::vector<std::pair<const std::string*, Json>> to_index;
-  to_index.reserve(items.size());
-  std::unique_lock<std::shared_mutex> lock(mu_);
-  for (Json& item : items) {
+  Snapshot snapshot;
+  Stage(snapshot, std::move(items));
+  return Commit(std::move(snapshot));
+}
+
+void Store::Stage(Snapshot& snapshot, std::vector<Json> page) const {
+  std::shared_lock<std::shared_mutex> lock(mu_);
+  for (Json& item : page) {
     Json slim = Slim(std::move(item));
-    std::string key = KeyOf(slim);
     Entry entry = Encode(slim);
+    std::string key = KeyOf(slim);
     auto old = objects_.find(key);
-    bool changed = old == objects_.end() || old->second.resource_version != entry.resource_version;
-    auto [it, inserted] = fresh.insert_or_assign(std::move(key), std::move(entry));
-    if (changed) {
-      delta.changed.push_back(std::make_shared<const Json>(slim));
+    if (old == objects_.end() || old->second.resource_version != entry.resource_version) {
+      snapshot.changed_.push_back(key);
     }
-    to_index.emplace_back(&it->first, std::move(slim));
+    auto [it, inserted] = snapshot.objects_.insert_or_assign(std::move(key), std::move(entry));
+    const std::string* stable = &it->first;
+    ForEachIndexValue(slim, [&](int which, const std::string& value) {
+      snapshot.index_values_.emplace_back(stable, which, value);
+    });
+    item = nullptr;  // free each object's DOM as soon as it is encoded
   }
+}
+
+StoreDelta Store::Commit(Snapshot snapshot) {
+  StoreDelta delta;
+  delta.changed = std::move(snapshot.changed_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   for (const auto& [key, entry] : objects_) {
-    if (!fresh.contains(key)) {
+    if (!snapshot.objects_.contains(key)) {
       delta.removed.push_back(Decode(entry));
     }
   }
-  objects_.swap(fresh);
+  objects_.swap(snapshot.objects_);  // node-based: the staged key pointers stay valid
   by_namespace_.clear();
   by_owner_.clear();
   by_label_.clear();
-  for (const auto& [key, object] : to_index) {
-    IndexLocked(*key, object);
+  const std::array<Index*, 3> indexes = {&by_namespace_, &by_owner_, &by_label_};
+  for (const auto& [key, which, value] : snapshot.index_values_) {
+    (*indexes.at(which))[value].insert(key);
   }
   return delta;
 }
@@ -268,6 +279,8 @@ Informer::Informer(const Client& client, Resource resource, std::string ns, core
                  ReflectorHandlers{
                      .replace = [this](std::vector<Json> items,
                                        const std::string& /*rv*/) { OnReplace(std::move(items)); },
+                     .list_page = [this](std::vector<Json> page,
+                                         bool first) { OnPage(std::move(page), first); },
                      .event = [this](const WatchEvent& event) { OnEvent(event); }},
                  clock, std::move(options)) {}
 
@@ -285,11 +298,21 @@ void Informer::Notify(const Json& object) {
   }
 }
 
+void Informer::OnPage(std::vector<Json> page, bool first) {
+  if (first) {
+    pending_ = Store::Snapshot();
+  }
+  store_.Stage(pending_, std::move(page));
+}
+
 void Informer::OnReplace(std::vector<Json> items) {
+  store_.Stage(pending_, std::move(items));
   // Report what changed or appeared, then what vanished while we were not watching.
-  StoreDelta delta = store_.Replace(std::move(items));
-  for (const ObjectPtr& object : delta.changed) {
-    Notify(*object);
+  StoreDelta delta = store_.Commit(std::exchange(pending_, Store::Snapshot()));
+  for (const std::string& key : delta.changed) {
+    if (ObjectPtr object = store_.Get(key)) {
+      Notify(*object);
+    }
   }
   for (const ObjectPtr& gone : delta.removed) {
     Notify(*gone);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <iterator>
 #include <map>
 #include <mutex>
 #include <stop_token>
@@ -114,17 +115,37 @@ void Reflector::Run(const std::stop_token& stop) {
 Result<std::string> Reflector::ListAndReplace() {
   ListOptions options = options_.selectors;
   options.resource_version.clear();  // a consistent read: never older than what we had
-  auto list = client_.ListAll(resource_, ns_, options);
-  if (!list) {
-    return Fail(list.error());
+  if (options.limit <= 0) {
+    options.limit = 500;
   }
-  std::string rv = ResourceVersionOf(*list);
+  std::string rv;
   std::vector<Json> items;
-  if (list->contains("items") && (*list)["items"].is_array()) {
-    items.reserve((*list)["items"].size());
-    for (Json& item : (*list)["items"]) {
-      items.push_back(std::move(item));
+  for (bool first = true;; first = false) {
+    auto page = client_.List(resource_, ns_, options);
+    if (!page) {
+      return Fail(page.error());
     }
+    if (first) {
+      rv = ResourceVersionOf(*page);  // later pages are of the same snapshot
+    }
+    std::vector<Json> page_items;
+    if (page->contains("items") && (*page)["items"].is_array()) {
+      page_items.reserve((*page)["items"].size());
+      for (Json& item : (*page)["items"]) {
+        page_items.push_back(std::move(item));
+      }
+    }
+    std::string next = page->value(Json::json_pointer("/metadata/continue"), "");
+    *page = nullptr;
+    if (handlers_.list_page) {
+      handlers_.list_page(std::move(page_items), first);
+    } else {
+      std::move(page_items.begin(), page_items.end(), std::back_inserter(items));
+    }
+    if (next.empty()) {
+      break;
+    }
+    options.continue_token = std::move(next);
   }
   {
     std::lock_guard<std::mutex> guard(mu_);

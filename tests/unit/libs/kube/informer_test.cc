@@ -55,6 +55,34 @@ TEST(StoreTest, IndexesByNamespaceOwnerAndLabelAndKeepsThemCurrent) {
   ASSERT_NE(store.Get("a/y"), nullptr);
 }
 
+TEST(StoreTest, ARelistStagedPageByPageReportsOnlyWhatChanged) {
+  Store store;
+  store.Replace({Object("a", "same", "1"), Object("a", "bumped", "1"), Object("a", "gone", "1")});
+  Store::Snapshot snapshot;
+  store.Stage(snapshot, {Object("a", "same", "1"), Object("a", "bumped", "2")});
+  EXPECT_EQ(store.ResourceVersion("a/bumped"), "1") << "staging leaves the store alone";
+  store.Stage(snapshot, {Object("a", "new", "5", {{"app", "bot"}})});
+  StoreDelta delta = store.Commit(std::move(snapshot));
+  std::sort(delta.changed.begin(), delta.changed.end());
+  EXPECT_EQ(delta.changed, (std::vector<std::string>{"a/bumped", "a/new"}));
+  EXPECT_EQ(Names(delta.removed), (std::vector<std::string>{"gone"}));
+  EXPECT_EQ(store.size(), 3U);
+  EXPECT_EQ(store.ResourceVersion("a/bumped"), "2");
+  EXPECT_EQ(Names(store.ByLabel("app", "bot")), (std::vector<std::string>{"new"}));
+  EXPECT_EQ(Names(store.ByNamespace("a")), (std::vector<std::string>{"bumped", "new", "same"}));
+}
+
+TEST(StoreTest, ReadsAreCopiesTheCallerOwns) {
+  Store store;
+  store.Upsert(Object("a", "x", "1", {{"app", "bot"}}));
+  ObjectPtr first = store.Get("a/x");
+  ObjectPtr second = store.Get("a/x");
+  ASSERT_NE(first, nullptr);
+  EXPECT_NE(first.get(), second.get());
+  EXPECT_EQ(*first, *second);
+  EXPECT_EQ((*first)["metadata"]["labels"]["app"], "bot");
+}
+
 TEST(StoreTest, DropsManagedFields) {
   Store store;
   store.Upsert(Object("a", "x", "1"));

@@ -16,6 +16,7 @@
 #include <shared_mutex>
 #include <stop_token>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -33,9 +34,10 @@ std::string KeyOf(const Json& object);
 // The object without metadata.managedFields.
 Json Slim(Json object);
 
-// What a relist changed: objects new or at a different resourceVersion, and objects gone.
+// What a relist changed: the keys of objects new or at a different resourceVersion, and the
+// objects gone.
 struct StoreDelta {
-  std::vector<ObjectPtr> changed;
+  std::vector<std::string> changed;
   std::vector<ObjectPtr> removed;
 };
 
@@ -46,8 +48,15 @@ struct StoreDelta {
 // Thread-safety: all methods may be called from any thread.
 class Store {
  public:
+  // A relist assembled off to the side, page by page, in compact form.
+  class Snapshot;
+
   // Replaces everything; reports what differs from before.
   StoreDelta Replace(std::vector<Json> items);
+  // Adds a page of a relist to `snapshot` (the store itself is unchanged until Commit).
+  void Stage(Snapshot& snapshot, std::vector<Json> page) const;
+  // Makes `snapshot` the store's contents; reports what differs from before.
+  StoreDelta Commit(Snapshot snapshot);
   // Inserts or replaces one object; returns the previous one, or nullptr.
   ObjectPtr Upsert(Json object);
   // Removes one object; returns it, or nullptr.
@@ -88,6 +97,15 @@ class Store {
   Index by_label_;      // "k=v" -> keys
 };
 
+class Store::Snapshot {
+ private:
+  friend class Store;
+  Objects objects_;
+  // (key in objects_, which index, value): indexing at Commit needs no decoding.
+  std::vector<std::tuple<const std::string*, int, std::string>> index_values_;
+  std::vector<std::string> changed_;
+};
+
 // Maps a changed object to the keys to reconcile.
 using KeyMapper = std::function<std::vector<std::string>(const Json& object)>;
 // The object's own key.
@@ -112,6 +130,7 @@ class Informer {
   [[nodiscard]] const Reflector& reflector() const { return reflector_; }
 
  private:
+  void OnPage(std::vector<Json> page, bool first);
   void OnReplace(std::vector<Json> items);
   void OnEvent(const WatchEvent& event);
   void Notify(const Json& object);
@@ -121,6 +140,7 @@ class Informer {
     std::function<void(const std::string&)> sink;
   };
   Store store_;
+  Store::Snapshot pending_;  // the relist being received
   std::vector<Handler> handlers_;
   std::atomic<bool> synced_{false};
   Reflector reflector_;

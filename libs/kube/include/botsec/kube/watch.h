@@ -36,6 +36,10 @@ std::string ResourceVersionOf(const Json& object);
 struct ReflectorHandlers {
   // After every (re)list: the complete current state, replacing whatever came before.
   std::function<void(std::vector<Json> items, const std::string& resource_version)> replace;
+  // Optional. When set, a relist hands over each page as it arrives (`first` starts a new
+  // relist: drop what an unfinished one staged), and `replace` then gets no items: the consumer
+  // assembles the state itself, so the whole list is never held as JSON at once.
+  std::function<void(std::vector<Json> page, bool first)> list_page;
   // Each change after that: kAdded, kModified or kDeleted, in order, never twice.
   std::function<void(const WatchEvent& event)> event;
 };
