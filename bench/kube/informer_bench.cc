@@ -241,18 +241,12 @@ void PrintComparison(const Measurement& botsec, const Json& peer) {
 }
 
 int Run(const std::string& kubeconfig, int count, const std::string& peer) {
-  auto config =
-      botsec::kube::LoadConfig(kubeconfig, "", botsec::kube::GetEnv, botsec::kube::ReadFile);
-  if (!config) {
-    std::cerr << "informer_bench: " << config.error().message << "\n";
+  auto connected = botsec::kube::NewClient(kubeconfig);
+  if (!connected) {
+    std::cerr << "informer_bench: " << connected.error().message << "\n";
     return 1;
   }
-  auto transport = botsec::kube::NewHttpTransport(*config);
-  if (!transport) {
-    std::cerr << "informer_bench: " << transport.error().message << "\n";
-    return 1;
-  }
-  botsec::kube::Client client(std::shared_ptr<botsec::kube::HttpTransport>(std::move(*transport)));
+  const botsec::kube::Client& client = *connected;
   const std::string ns = "bench-informer-" + std::to_string(count);
   botsec::kube::ListOptions bulk;
   bulk.label_selector = "bench=informer";

@@ -10,15 +10,7 @@
 namespace botsec::testing {
 
 core::Result<kube::Client> ClientFor(const std::string& kubeconfig) {
-  auto config = kube::LoadConfig(kubeconfig, "", kube::GetEnv, kube::ReadFile);
-  if (!config) {
-    return core::Fail(config.error());
-  }
-  auto transport = kube::NewHttpTransport(*config);
-  if (!transport) {
-    return core::Fail(transport.error());
-  }
-  return kube::Client(std::shared_ptr<kube::HttpTransport>(std::move(*transport)));
+  return kube::NewClient(kubeconfig);
 }
 
 void KubeTest::SetUp() {

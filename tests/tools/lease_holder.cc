@@ -38,18 +38,11 @@ std::chrono::milliseconds Millis(const botsec::core::ParsedFlags& flags, std::st
 }
 
 int Run(const botsec::core::ParsedFlags& flags) {
-  auto config = botsec::kube::LoadConfig(std::string(flags.Get("kubeconfig")), "",
-                                         botsec::kube::GetEnv, botsec::kube::ReadFile);
-  if (!config) {
-    std::cerr << "lease_holder: " << config.error().message << "\n";
+  auto client = botsec::kube::NewClient(std::string(flags.Get("kubeconfig")));
+  if (!client) {
+    std::cerr << "lease_holder: " << client.error().message << "\n";
     return 2;
   }
-  auto transport = botsec::kube::NewHttpTransport(*config);
-  if (!transport) {
-    std::cerr << "lease_holder: " << transport.error().message << "\n";
-    return 2;
-  }
-  botsec::kube::Client client(std::shared_ptr<botsec::kube::HttpTransport>(std::move(*transport)));
   botsec::kube::LeaderElectionConfig election{
       .lease_namespace = std::string(flags.Get("namespace")),
       .lease_name = std::string(flags.Get("name")),
@@ -62,7 +55,7 @@ int Run(const botsec::core::ParsedFlags& flags) {
     return 2;
   }
   botsec::core::RealClock clock;
-  botsec::kube::LeaseElector elector(client, election, clock);
+  botsec::kube::LeaseElector elector(*client, election, clock);
   std::jthread election_thread([&](const std::stop_token& stop) {
     botsec::kube::ElectionEnd end = elector.Run(
         stop, {.on_started_leading =

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "botsec/core/result.h"
+#include "botsec/kube/config.h"
 #include "botsec/kube/status.h"
 
 namespace botsec::kube {
@@ -50,6 +51,18 @@ const char* PropagationName(Propagation propagation) {
 }
 
 }  // namespace
+
+Result<Client> NewClient(const std::string& kubeconfig_path, const std::string& context) {
+  auto config = LoadConfig(kubeconfig_path, context, GetEnv, ReadFile);
+  if (!config) {
+    return Fail(config.error());
+  }
+  auto transport = NewHttpTransport(*config);
+  if (!transport) {
+    return Fail(transport.error());
+  }
+  return Client(std::shared_ptr<HttpTransport>(std::move(*transport)));
+}
 
 Client::Client(std::shared_ptr<HttpTransport> transport) : transport_(std::move(transport)) {}
 

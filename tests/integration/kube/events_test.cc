@@ -47,11 +47,11 @@ TEST_F(EventsIntegrationTest, AHotLoopLeavesOneEventWithACount) {
       recorder.Record(cm, EventKind::kWarning, "ReconcileFailed", "quota is exceeded");
     }
     recorder.Flush();
-    EXPECT_EQ(recorder.written(), 25u);
-    EXPECT_EQ(recorder.dropped(), 975u);
+    EXPECT_EQ(recorder.written(), 25U);
+    EXPECT_EQ(recorder.dropped(), 975U);
   }
   Json events = EventsAbout("hot");
-  ASSERT_EQ(events.size(), 1u) << events.dump(2);
+  ASSERT_EQ(events.size(), 1U) << events.dump(2);
   const Json event = events[0];
   EXPECT_EQ(event["count"], 25);
   EXPECT_EQ(event["type"], "Warning");
@@ -63,9 +63,9 @@ TEST_F(EventsIntegrationTest, AHotLoopLeavesOneEventWithACount) {
   EventRecorder restarted(*client_, Options(), clock_);
   restarted.Record(cm, EventKind::kWarning, "ReconcileFailed", "quota is exceeded");
   restarted.Flush();
-  EXPECT_EQ(restarted.written(), 1u);
+  EXPECT_EQ(restarted.written(), 1U);
   events = EventsAbout("hot");
-  ASSERT_EQ(events.size(), 1u) << events.dump(2);
+  ASSERT_EQ(events.size(), 1U) << events.dump(2);
   EXPECT_EQ(events[0]["count"], 26);
   EXPECT_EQ(events[0]["firstTimestamp"], event["firstTimestamp"]);
 }
@@ -77,9 +77,9 @@ TEST_F(EventsIntegrationTest, SimilarMessagesFoldIntoOneCombinedEvent) {
     recorder.Record(cm, EventKind::kNormal, "Retrying", "attempt " + std::to_string(i));
   }
   recorder.Flush();
-  EXPECT_EQ(recorder.written(), 15u);
+  EXPECT_EQ(recorder.written(), 15U);
   Json events = EventsAbout("similar");
-  ASSERT_EQ(events.size(), 10u) << events.dump(2);
+  ASSERT_EQ(events.size(), 10U) << events.dump(2);
   int combined = 0;
   for (const Json& event : events) {
     if (event["message"] == "(combined from similar events): attempt 15") {

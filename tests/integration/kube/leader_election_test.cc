@@ -4,11 +4,11 @@
 #include "botsec/kube/leader_election.h"
 
 #include <fcntl.h>
-#include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -22,8 +22,6 @@
 
 #include "support/cluster.h"
 #include "support/kube_test.h"
-
-extern char** environ;
 
 namespace botsec::kube {
 namespace {
@@ -135,8 +133,8 @@ class LeaderElectionIntegrationTest : public testing::KubeTest {
     if (IsSkipped() || HasFatalFailure()) {
       return;
     }
-    char pattern[] = "/tmp/botsec-lease-XXXXXX";
-    ASSERT_NE(mkdtemp(pattern), nullptr);
+    std::string pattern = "/tmp/botsec-lease-XXXXXX";
+    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
     out_dir_ = pattern;
   }
 

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <set>
 #include <string>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -39,7 +40,7 @@ TEST_F(EventCorrelatorTest, FirstEventIsCreatedWithEverythingTheApiNeeds) {
   EXPECT_EQ(d.ns, "bots");
   EXPECT_EQ(d.event["metadata"]["namespace"], "bots");
   EXPECT_EQ(d.event["metadata"]["name"], d.name);
-  EXPECT_EQ(d.name.rfind("chat.", 0), 0u) << d.name;
+  EXPECT_EQ(d.name.rfind("chat.", 0), 0U) << d.name;
   EXPECT_EQ(d.name.size(), std::string("chat.").size() + 16);
   EXPECT_EQ(d.event["involvedObject"], Json({{"apiVersion", "v1"},
                                              {"kind", "Pod"},
@@ -77,7 +78,7 @@ TEST_F(EventCorrelatorTest, DifferentTypeReasonMessageOrObjectAreDifferentEvents
   Json other = kPod;
   other["metadata"]["name"] = "scraper";
   names.insert(At(Record("Failed", "a", EventKind::kNormal, other), seconds(0)).name);
-  EXPECT_EQ(names.size(), 5u);
+  EXPECT_EQ(names.size(), 5U);
 }
 
 TEST_F(EventCorrelatorTest, NamesAreStableAcrossCorrelators) {
@@ -89,12 +90,13 @@ TEST_F(EventCorrelatorTest, NamesAreStableAcrossCorrelators) {
 
 TEST_F(EventCorrelatorTest, ManySimilarMessagesFoldIntoOneCombinedEvent) {
   std::set<std::string> names;
-  EventDecision last;
+  std::vector<EventDecision> decisions;
   for (int i = 1; i <= 15; ++i) {
-    last = At(Record("Retrying", "attempt " + std::to_string(i)), seconds(i));
-    names.insert(last.name);
+    decisions.push_back(At(Record("Retrying", "attempt " + std::to_string(i)), seconds(i)));
+    names.insert(decisions.back().name);
   }
-  EXPECT_EQ(names.size(), 10u) << "nine single events and one combined";
+  const EventDecision& last = decisions.back();
+  EXPECT_EQ(names.size(), 10U) << "nine single events and one combined";
   EXPECT_EQ(last.action, EventAction::kUpdate);
   EXPECT_EQ(last.event["message"], "(combined from similar events): attempt 15");
   EXPECT_EQ(last.event["count"], 6);

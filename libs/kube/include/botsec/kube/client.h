@@ -81,6 +81,10 @@ class Client {
   std::chrono::milliseconds timeout_{30000};
 };
 
+// A Client on the transport on the wire for the cluster LoadConfig finds (`kubeconfig_path`, then
+// $KUBECONFIG, in-cluster, ~/.kube/config), reading the real environment and files.
+core::Result<Client> NewClient(const std::string& kubeconfig_path, const std::string& context = "");
+
 }  // namespace botsec::kube
 
 #endif  // BOTSEC_KUBE_CLIENT_H_
