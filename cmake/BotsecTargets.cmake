@@ -23,6 +23,7 @@ endif()
 # the binaries may link any library but never each other.
 set(BOTSEC_LAYER_botsec_core 0)
 set(BOTSEC_LAYER_botsec_kube 1)
+set(BOTSEC_LAYER_botsec_policy 1)
 
 function(botsec_check_layers target)
   get_target_property(own_layer ${target} BOTSEC_LAYER)

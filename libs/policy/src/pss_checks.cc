@@ -1,0 +1,517 @@
+#include "pss_checks.h"
+
+#include <algorithm>
+#include <array>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace botsec::policy::internal {
+namespace {
+
+// A value that is absent and one that is null mean the same to the API server.
+const Json* Get(const Json* object, std::string_view key) {
+  if (object == nullptr || !object->is_object()) {
+    return nullptr;
+  }
+  const auto& fields = object->get_ref<const Json::object_t&>();
+  auto it = fields.find(key);
+  if (it == fields.end() || it->second.is_null()) {
+    return nullptr;
+  }
+  return &it->second;
+}
+
+enum class Tri { kAbsent, kTrue, kFalse, kWrongType };
+
+Tri BoolOf(const Json* value) {
+  if (value == nullptr) {
+    return Tri::kAbsent;
+  }
+  if (!value->is_boolean()) {
+    return Tri::kWrongType;
+  }
+  return value->get<bool>() ? Tri::kTrue : Tri::kFalse;
+}
+
+std::string StringOf(const Json* value) {
+  return value != nullptr && value->is_string() ? value->get<std::string>() : "";
+}
+
+std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
+
+template <std::size_t N>
+bool In(std::string_view value, const std::array<std::string_view, N>& set) {
+  return std::find(set.begin(), set.end(), value) != set.end();
+}
+
+template <std::size_t N>
+std::string List(const std::array<std::string_view, N>& set) {
+  std::string out;
+  for (std::string_view each : set) {
+    out += (out.empty() ? "" : ", ") + Quote(each);
+  }
+  return out;
+}
+
+constexpr std::array<std::string_view, 13> kBaselineCapabilities = {
+    "AUDIT_WRITE",      "CHOWN",   "DAC_OVERRIDE", "FOWNER",  "FSETID", "KILL",      "MKNOD",
+    "NET_BIND_SERVICE", "SETFCAP", "SETGID",       "SETPCAP", "SETUID", "SYS_CHROOT"};
+constexpr std::array<std::string_view, 5> kSelinuxTypes = {
+    "container_t", "container_init_t", "container_kvm_t", "container_engine_t", ""};
+// The safe sysctls as of v1.37 (sets grew at 1.27, 1.29, 1.32 and 1.37).
+constexpr std::array<std::string_view, 14> kSysctls = {
+    "kernel.shm_rmid_forced",
+    "net.ipv4.ip_local_port_range",
+    "net.ipv4.tcp_syncookies",
+    "net.ipv4.ping_group_range",
+    "net.ipv4.ip_unprivileged_port_start",
+    "net.ipv4.ip_local_reserved_ports",
+    "net.ipv4.tcp_keepalive_time",
+    "net.ipv4.tcp_fin_timeout",
+    "net.ipv4.tcp_keepalive_intvl",
+    "net.ipv4.tcp_keepalive_probes",
+    "net.ipv4.tcp_rmem",
+    "net.ipv4.tcp_wmem",
+    "net.ipv4.tcp_slow_start_after_idle",
+    "net.ipv4.tcp_notsent_lowat",
+};
+constexpr std::array<std::string_view, 9> kRestrictedVolumeSources = {
+    "configMap", "csi",   "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim",
+    "projected", "secret"};
+constexpr std::array<std::string_view, 2> kProfileTypes = {"RuntimeDefault", "Localhost"};
+
+struct Container {
+  const Json* json;
+  std::string path;  // "spec.containers[0]"
+};
+
+class Checker {
+ public:
+  Checker(const PodTemplateRef& ref, const PssOptions& options, std::vector<Violation>& out)
+      : ref_(ref), options_(options), out_(out), spec_(ref.spec) {
+    security_context_ = Get(spec_, "securityContext");
+    windows_ = options.windows_exemptions && StringOf(Get(Get(spec_, "os"), "name")) == "windows";
+    user_namespace_ = BoolOf(Get(spec_, "hostUsers")) == Tri::kFalse;
+    for (const char* kind : {"initContainers", "containers", "ephemeralContainers"}) {
+      const Json* list = Get(spec_, kind);
+      if (list == nullptr) {
+        continue;
+      }
+      if (!list->is_array()) {
+        Add("podSpec", Path(kind), "Invalid value: must be a list");
+        continue;
+      }
+      for (std::size_t i = 0; i < list->size(); ++i) {
+        containers_.push_back({&(*list)[i], Path(kind) + "[" + std::to_string(i) + "]"});
+      }
+    }
+  }
+
+  void Run() {
+    bool restricted = options_.level == Level::kRestricted;
+    WindowsHostProcess();
+    HostNamespaces();
+    Privileged();
+    HostPorts();
+    AppArmor();
+    SeLinux();
+    Sysctls();
+    HostProbesAndLifecycle();
+    if (restricted) {
+      RestrictedVolumes();
+      if (!windows_) {
+        AllowPrivilegeEscalation();
+        CapabilitiesRestricted();
+        SeccompRestricted();
+      }
+      RunAsNonRoot();
+      RunAsUser();
+      ProcMount(/*relax_for_user_namespace=*/false, "procMount_restricted");
+    } else {
+      CapabilitiesBaseline();
+      HostPathVolumes();
+      ProcMount(/*relax_for_user_namespace=*/true, "procMount");
+      SeccompBaseline();
+    }
+  }
+
+ private:
+  [[nodiscard]] std::string Path(std::string_view field) const {
+    return ref_.spec_path + "." + std::string(field);
+  }
+  void Add(std::string_view check, std::string field, std::string message) {
+    out_.push_back({std::string(check), std::move(field), std::move(message)});
+  }
+  // Reports a wrong type and returns true when `value` is present but not a boolean.
+  bool WrongBool(std::string_view check, const Json* value, const std::string& field) {
+    if (BoolOf(value) != Tri::kWrongType) {
+      return false;
+    }
+    Add(check, field, "Invalid value: " + value->dump() + ": must be a boolean");
+    return true;
+  }
+  // A boolean field that must not be true.
+  void MustNotBeTrue(std::string_view check, const Json* object, std::string_view key,
+                     const std::string& path) {
+    const Json* value = Get(object, key);
+    std::string field = path + "." + std::string(key);
+    if (!WrongBool(check, value, field) && BoolOf(value) == Tri::kTrue) {
+      Add(check, field, "Forbidden: must not be true");
+    }
+  }
+
+  void WindowsHostProcess() {
+    MustNotBeTrue("windowsHostProcess", Get(security_context_, "windowsOptions"), "hostProcess",
+                  Path("securityContext.windowsOptions"));
+    for (const Container& c : containers_) {
+      MustNotBeTrue("windowsHostProcess", Get(Get(c.json, "securityContext"), "windowsOptions"),
+                    "hostProcess", c.path + ".securityContext.windowsOptions");
+    }
+  }
+
+  void HostNamespaces() {
+    for (const char* key : {"hostNetwork", "hostPID", "hostIPC"}) {
+      MustNotBeTrue("hostNamespaces", spec_, key, ref_.spec_path);
+    }
+  }
+
+  void Privileged() {
+    for (const Container& c : containers_) {
+      MustNotBeTrue("privileged", Get(c.json, "securityContext"), "privileged",
+                    c.path + ".securityContext");
+    }
+  }
+
+  void CapabilitiesBaseline() {
+    for (const Container& c : containers_) {
+      const Json* add = Get(Get(Get(c.json, "securityContext"), "capabilities"), "add");
+      std::string field = c.path + ".securityContext.capabilities.add";
+      if (add == nullptr) {
+        continue;
+      }
+      if (!add->is_array()) {
+        Add("capabilities_baseline", field, "Invalid value: must be a list");
+        continue;
+      }
+      for (std::size_t i = 0; i < add->size(); ++i) {
+        std::string name = StringOf(&(*add)[i]);
+        if (!In(name, kBaselineCapabilities)) {
+          Add("capabilities_baseline", field + "[" + std::to_string(i) + "]",
+              "Forbidden: " + Quote(name) + " is not one of the baseline capabilities");
+        }
+      }
+    }
+  }
+
+  void CapabilitiesRestricted() {
+    for (const Container& c : containers_) {
+      const Json* caps = Get(Get(c.json, "securityContext"), "capabilities");
+      std::string field = c.path + ".securityContext.capabilities";
+      const Json* drop = Get(caps, "drop");
+      bool dropped_all = false;
+      if (drop != nullptr && drop->is_array()) {
+        dropped_all = std::any_of(drop->begin(), drop->end(), [](const Json& each) {
+          return each.is_string() && each.get<std::string>() == "ALL";
+        });
+      }
+      if (!dropped_all) {
+        Add("capabilities_restricted", field + ".drop", "Required value: must include \"ALL\"");
+      }
+      const Json* add = Get(caps, "add");
+      if (add == nullptr) {
+        continue;
+      }
+      if (!add->is_array()) {
+        Add("capabilities_restricted", field + ".add", "Invalid value: must be a list");
+        continue;
+      }
+      for (std::size_t i = 0; i < add->size(); ++i) {
+        std::string name = StringOf(&(*add)[i]);
+        if (name != "NET_BIND_SERVICE") {
+          Add("capabilities_restricted", field + ".add[" + std::to_string(i) + "]",
+              "Forbidden: " + Quote(name) + ": only \"NET_BIND_SERVICE\" may be added");
+        }
+      }
+    }
+  }
+
+  void HostPathVolumes() {
+    ForEachVolume([&](const Json& volume, const std::string& path) {
+      if (Get(&volume, "hostPath") != nullptr) {
+        Add("hostPathVolumes", path + ".hostPath", "Forbidden: hostPath volumes are not allowed");
+      }
+    });
+  }
+
+  void RestrictedVolumes() {
+    ForEachVolume([&](const Json& volume, const std::string& path) {
+      for (std::string_view source : kRestrictedVolumeSources) {
+        if (Get(&volume, source) != nullptr) {
+          return;
+        }
+      }
+      std::string type;
+      if (volume.is_object()) {
+        for (const auto& [key, value] : volume.items()) {
+          if (key != "name" && !value.is_null()) {
+            type = key;
+            break;
+          }
+        }
+      }
+      if (type.empty()) {
+        return;  // no source: the API server makes it an emptyDir
+      }
+      Add("restrictedVolumes", path + "." + type,
+          "Forbidden: " + Quote(type) + " volumes are not allowed; allowed: " +
+              List(kRestrictedVolumeSources));
+    });
+  }
+
+  template <typename Visit>
+  void ForEachVolume(Visit visit) {
+    const Json* volumes = Get(spec_, "volumes");
+    if (volumes == nullptr) {
+      return;
+    }
+    if (!volumes->is_array()) {
+      Add("podSpec", Path("volumes"), "Invalid value: must be a list");
+      return;
+    }
+    for (std::size_t i = 0; i < volumes->size(); ++i) {
+      visit((*volumes)[i], Path("volumes[" + std::to_string(i) + "]"));
+    }
+  }
+
+  void HostPorts() {
+    for (const Container& c : containers_) {
+      const Json* ports = Get(c.json, "ports");
+      if (ports == nullptr || !ports->is_array()) {
+        continue;
+      }
+      for (std::size_t i = 0; i < ports->size(); ++i) {
+        const Json* host_port = Get(&(*ports)[i], "hostPort");
+        if (host_port != nullptr && !(host_port->is_number_integer() && *host_port == 0)) {
+          Add("hostPorts", c.path + ".ports[" + std::to_string(i) + "].hostPort",
+              "Forbidden: " + host_port->dump() + ": host ports are not allowed");
+        }
+      }
+    }
+  }
+
+  void ProfileType(std::string_view check, const Json* profile, const std::string& field) {
+    if (profile == nullptr) {
+      return;
+    }
+    std::string type = StringOf(Get(profile, "type"));
+    if (!In(type, kProfileTypes)) {
+      Add(check, field + ".type",
+          "Unsupported value: " + Quote(type) + ": supported values: " + List(kProfileTypes));
+    }
+  }
+
+  void AppArmor() {
+    ProfileType("appArmorProfile", Get(security_context_, "appArmorProfile"),
+                Path("securityContext.appArmorProfile"));
+    for (const Container& c : containers_) {
+      ProfileType("appArmorProfile", Get(Get(c.json, "securityContext"), "appArmorProfile"),
+                  c.path + ".securityContext.appArmorProfile");
+    }
+    const Json* annotations = Get(ref_.metadata, "annotations");
+    if (annotations == nullptr || !annotations->is_object()) {
+      return;
+    }
+    constexpr std::string_view kPrefix = "container.apparmor.security.beta.kubernetes.io/";
+    for (const auto& [key, value] : annotations->items()) {
+      if (key.rfind(kPrefix, 0) != 0) {
+        continue;
+      }
+      std::string profile = StringOf(&value);
+      if (!profile.empty() && profile != "runtime/default" && profile.rfind("localhost/", 0) != 0) {
+        Add("appArmorProfile", ref_.metadata_path + ".annotations[" + key + "]",
+            "Unsupported value: " + Quote(profile) +
+                ": supported values: \"runtime/default\", \"localhost/*\"");
+      }
+    }
+  }
+
+  void SeLinuxOptions(const Json* options, const std::string& field) {
+    if (options == nullptr) {
+      return;
+    }
+    std::string type = StringOf(Get(options, "type"));
+    if (!In(type, kSelinuxTypes)) {
+      Add("seLinuxOptions", field + ".type",
+          "Unsupported value: " + Quote(type) + ": supported values: " + List(kSelinuxTypes));
+    }
+    for (const char* key : {"user", "role"}) {
+      if (!StringOf(Get(options, key)).empty()) {
+        Add("seLinuxOptions", field + "." + key, "Forbidden: must not be set");
+      }
+    }
+  }
+
+  void SeLinux() {
+    SeLinuxOptions(Get(security_context_, "seLinuxOptions"),
+                   Path("securityContext.seLinuxOptions"));
+    for (const Container& c : containers_) {
+      SeLinuxOptions(Get(Get(c.json, "securityContext"), "seLinuxOptions"),
+                     c.path + ".securityContext.seLinuxOptions");
+    }
+  }
+
+  void ProcMount(bool relax_for_user_namespace, std::string_view check) {
+    if (relax_for_user_namespace && user_namespace_) {
+      return;
+    }
+    for (const Container& c : containers_) {
+      const Json* proc_mount = Get(Get(c.json, "securityContext"), "procMount");
+      if (proc_mount != nullptr && StringOf(proc_mount) != "Default") {
+        Add(check, c.path + ".securityContext.procMount",
+            "Unsupported value: " + proc_mount->dump() + ": supported values: \"Default\"" +
+                (relax_for_user_namespace ? " (any, with spec.hostUsers: false)" : ""));
+      }
+    }
+  }
+
+  void SeccompBaseline() {
+    ProfileType("seccompProfile_baseline", Get(security_context_, "seccompProfile"),
+                Path("securityContext.seccompProfile"));
+    for (const Container& c : containers_) {
+      ProfileType("seccompProfile_baseline", Get(Get(c.json, "securityContext"), "seccompProfile"),
+                  c.path + ".securityContext.seccompProfile");
+    }
+  }
+
+  void SeccompRestricted() {
+    const Json* pod_profile = Get(security_context_, "seccompProfile");
+    ProfileType("seccompProfile_restricted", pod_profile, Path("securityContext.seccompProfile"));
+    bool pod_set = pod_profile != nullptr && In(StringOf(Get(pod_profile, "type")), kProfileTypes);
+    for (const Container& c : containers_) {
+      const Json* profile = Get(Get(c.json, "securityContext"), "seccompProfile");
+      std::string field = c.path + ".securityContext.seccompProfile";
+      if (profile != nullptr) {
+        ProfileType("seccompProfile_restricted", profile, field);
+      } else if (!pod_set) {
+        Add("seccompProfile_restricted", field + ".type",
+            "Required value: must be \"RuntimeDefault\" or \"Localhost\" here or in " +
+                Path("securityContext.seccompProfile.type"));
+      }
+    }
+  }
+
+  void Sysctls() {
+    const Json* sysctls = Get(security_context_, "sysctls");
+    if (sysctls == nullptr || !sysctls->is_array()) {
+      return;
+    }
+    for (std::size_t i = 0; i < sysctls->size(); ++i) {
+      std::string name = StringOf(Get(&(*sysctls)[i], "name"));
+      if (!In(name, kSysctls)) {
+        Add("sysctls", Path("securityContext.sysctls[" + std::to_string(i) + "].name"),
+            "Forbidden: " + Quote(name) + " is not one of the safe sysctls");
+      }
+    }
+  }
+
+  void HostField(const Json* handler, const std::string& path) {
+    for (const char* kind : {"httpGet", "tcpSocket"}) {
+      std::string host = StringOf(Get(Get(handler, kind), "host"));
+      if (!host.empty()) {
+        Add("hostProbesAndHostLifecycle", path + "." + kind + ".host",
+            "Forbidden: " + Quote(host) + ": probes and lifecycle hooks must not name a host");
+      }
+    }
+  }
+
+  void HostProbesAndLifecycle() {
+    for (const Container& c : containers_) {
+      for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
+        HostField(Get(c.json, probe), c.path + "." + probe);
+      }
+      for (const char* hook : {"postStart", "preStop"}) {
+        HostField(Get(Get(c.json, "lifecycle"), hook), c.path + ".lifecycle." + hook);
+      }
+    }
+  }
+
+  void AllowPrivilegeEscalation() {
+    for (const Container& c : containers_) {
+      const Json* value = Get(Get(c.json, "securityContext"), "allowPrivilegeEscalation");
+      std::string field = c.path + ".securityContext.allowPrivilegeEscalation";
+      if (WrongBool("allowPrivilegeEscalation", value, field)) {
+        continue;
+      }
+      if (BoolOf(value) != Tri::kFalse) {
+        Add("allowPrivilegeEscalation", field,
+            value == nullptr ? "Required value: must be false" : "Forbidden: must be false");
+      }
+    }
+  }
+
+  void RunAsNonRoot() {
+    if (user_namespace_) {
+      return;
+    }
+    const Json* pod_value = Get(security_context_, "runAsNonRoot");
+    std::string pod_field = Path("securityContext.runAsNonRoot");
+    bool pod_true = BoolOf(pod_value) == Tri::kTrue;
+    if (!WrongBool("runAsNonRoot", pod_value, pod_field) && BoolOf(pod_value) == Tri::kFalse) {
+      Add("runAsNonRoot", pod_field, "Forbidden: must not be false");
+    }
+    for (const Container& c : containers_) {
+      const Json* value = Get(Get(c.json, "securityContext"), "runAsNonRoot");
+      std::string field = c.path + ".securityContext.runAsNonRoot";
+      if (WrongBool("runAsNonRoot", value, field)) {
+        continue;
+      }
+      if (BoolOf(value) == Tri::kFalse) {
+        Add("runAsNonRoot", field, "Forbidden: must not be false");
+      } else if (value == nullptr && !pod_true) {
+        Add("runAsNonRoot", field, "Required value: must be true here or in " + pod_field);
+      }
+    }
+  }
+
+  void RunAsUser() {
+    if (user_namespace_) {
+      return;
+    }
+    auto check = [&](const Json* context, const std::string& path) {
+      const Json* value = Get(context, "runAsUser");
+      if (value == nullptr) {
+        return;
+      }
+      if (!value->is_number_integer()) {
+        Add("runAsUser", path + ".runAsUser",
+            "Invalid value: " + value->dump() + ": must be an integer");
+      } else if (*value == 0) {
+        Add("runAsUser", path + ".runAsUser", "Forbidden: must not be 0 (root)");
+      }
+    };
+    check(security_context_, Path("securityContext"));
+    for (const Container& c : containers_) {
+      check(Get(c.json, "securityContext"), c.path + ".securityContext");
+    }
+  }
+
+  const PodTemplateRef& ref_;
+  const PssOptions& options_;
+  std::vector<Violation>& out_;
+  const Json* spec_;
+  const Json* security_context_ = nullptr;
+  bool windows_ = false;
+  bool user_namespace_ = false;
+  std::vector<Container> containers_;
+};
+
+}  // namespace
+
+void CheckPodSecurity(const PodTemplateRef& ref, const PssOptions& options,
+                      std::vector<Violation>& out) {
+  Checker checker(ref, options, out);
+  checker.Run();
+}
+
+}  // namespace botsec::policy::internal

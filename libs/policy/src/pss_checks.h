@@ -1,0 +1,26 @@
+// The Pod Security Standards checks of Kubernetes v1.37, one function each, over JSON.
+#ifndef BOTSEC_POLICY_SRC_PSS_CHECKS_H_
+#define BOTSEC_POLICY_SRC_PSS_CHECKS_H_
+
+#include <vector>
+
+#include "botsec/policy/engine.h"
+
+namespace botsec::policy::internal {
+
+enum class Level { kBaseline, kRestricted };
+
+struct PssOptions {
+  Level level = Level::kRestricted;
+  // Upstream exempts pods with spec.os.name "windows" from three restricted checks.
+  bool windows_exemptions = true;
+};
+
+// Appends every violation of the level's checks (restricted includes baseline, with upstream's
+// overrides) to `out`.
+void CheckPodSecurity(const PodTemplateRef& ref, const PssOptions& options,
+                      std::vector<Violation>& out);
+
+}  // namespace botsec::policy::internal
+
+#endif  // BOTSEC_POLICY_SRC_PSS_CHECKS_H_
