@@ -83,6 +83,18 @@ Result<ParsedFlags> FlagSet::Parse(std::span<const std::string_view> args) const
     if (arg == "-h") {
       arg = "--help";
     }
+    std::string expanded;
+    if (!arg.starts_with("--") && arg.size() >= 2) {
+      if (auto it = shorthands_.find(arg[1]); it != shorthands_.end()) {
+        std::string_view rest = arg.substr(2);
+        if (rest.starts_with("=")) {
+          rest.remove_prefix(1);
+        }
+        expanded =
+            "--" + it->second + (rest.empty() && arg.size() == 2 ? "" : "=" + std::string(rest));
+        arg = expanded;
+      }
+    }
     if (!arg.starts_with("--")) {
       return Fail(ErrorCode::kInvalidArgument,
                   "unknown shorthand flag: " + std::string(arg) + " (flags are spelled --name)");
@@ -123,12 +135,22 @@ Result<ParsedFlags> FlagSet::Parse(std::span<const std::string_view> args) const
   return parsed;
 }
 
+FlagSet& FlagSet::Shorthand(char letter, std::string name) {
+  shorthands_[letter] = std::move(name);
+  return *this;
+}
+
 std::string FlagSet::Usage() const {
   std::ostringstream out;
   out << program_ << ": " << summary_ << "\n\nUsage:\n  " << program_ << ' ' << usage_
       << "\n\nFlags:\n";
   for (const Spec& spec : specs_) {
     std::string left = "--" + spec.name;
+    for (const auto& [letter, name] : shorthands_) {
+      if (name == spec.name) {
+        left = std::string("-") + letter + ", " + left;
+      }
+    }
     if (!spec.is_bool) {
       left += ' ';
       left += spec.value_name;

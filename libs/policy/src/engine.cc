@@ -1,11 +1,15 @@
 #include "botsec/policy/engine.h"
 
+#include <algorithm>
 #include <array>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "bot_checks.h"
+#include "botsec/policy/policy.h"
+#include "json_fields.h"
 #include "pss_checks.h"
 
 namespace botsec::policy {
@@ -47,6 +51,29 @@ const Carrier* CarrierOf(const Json& object) {
     }
   }
   return nullptr;
+}
+
+// Drops the violations inside containers whose image an exemption names.
+void DropExemptContainers(const PodTemplateRef& ref, const Policy& policy,
+                          std::vector<Violation>& violations) {
+  std::vector<Violation> ignored;
+  std::vector<std::string> exempt_paths;
+  for (const internal::ContainerRef& c : internal::ContainersOf(ref, ignored)) {
+    const Json* image = internal::Get(c.json, "image");
+    if (image == nullptr || !image->is_string()) {
+      continue;
+    }
+    for (const Exemption& exemption : policy.exemptions) {
+      if (std::find(exemption.images.begin(), exemption.images.end(), image->get<std::string>()) !=
+          exemption.images.end()) {
+        exempt_paths.push_back(c.path + ".");
+      }
+    }
+  }
+  std::erase_if(violations, [&](const Violation& v) {
+    return std::any_of(exempt_paths.begin(), exempt_paths.end(),
+                       [&](const std::string& p) { return v.field.rfind(p, 0) == 0; });
+  });
 }
 
 }  // namespace
@@ -110,10 +137,10 @@ Result<PodTemplateRef> FindPodTemplate(const Json& object) {
   return ref;
 }
 
-std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, Profile profile) {
+std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& policy) {
   std::vector<Violation> violations;
   internal::PssOptions options;
-  switch (profile) {
+  switch (policy.profile) {
     case Profile::kPssBaseline:
       options.level = internal::Level::kBaseline;
       break;
@@ -126,15 +153,25 @@ std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, Profile profile) 
       break;
   }
   internal::CheckPodSecurity(ref, options, violations);
+  if (policy.profile == Profile::kBot) {
+    internal::CheckBot(ref, policy.checks, violations);
+  }
+  if (!policy.exemptions.empty()) {
+    DropExemptContainers(ref, policy, violations);
+  }
   return violations;
 }
 
-Result<std::vector<Violation>> Judge(const Json& object, Profile profile) {
+Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy) {
   auto ref = FindPodTemplate(object);
   if (!ref) {
     return Fail(ref.error());
   }
-  return JudgePodSpec(*ref, profile);
+  return JudgePodSpec(*ref, policy);
+}
+
+Result<std::vector<Violation>> Judge(const Json& object, Profile profile) {
+  return Judge(object, Policy::ForProfile(profile));
 }
 
 }  // namespace botsec::policy

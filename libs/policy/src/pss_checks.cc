@@ -6,21 +6,10 @@
 #include <string_view>
 #include <vector>
 
+#include "json_fields.h"
+
 namespace botsec::policy::internal {
 namespace {
-
-// A value that is absent and one that is null mean the same to the API server.
-const Json* Get(const Json* object, std::string_view key) {
-  if (object == nullptr || !object->is_object()) {
-    return nullptr;
-  }
-  const auto& fields = object->get_ref<const Json::object_t&>();
-  auto it = fields.find(key);
-  if (it == fields.end() || it->second.is_null()) {
-    return nullptr;
-  }
-  return &it->second;
-}
 
 enum class Tri { kAbsent, kTrue, kFalse, kWrongType };
 
@@ -81,11 +70,6 @@ constexpr std::array<std::string_view, 9> kRestrictedVolumeSources = {
     "projected", "secret"};
 constexpr std::array<std::string_view, 2> kProfileTypes = {"RuntimeDefault", "Localhost"};
 
-struct Container {
-  const Json* json;
-  std::string path;  // "spec.containers[0]"
-};
-
 class Checker {
  public:
   Checker(const PodTemplateRef& ref, const PssOptions& options, std::vector<Violation>& out)
@@ -93,19 +77,7 @@ class Checker {
     security_context_ = Get(spec_, "securityContext");
     windows_ = options.windows_exemptions && StringOf(Get(Get(spec_, "os"), "name")) == "windows";
     user_namespace_ = BoolOf(Get(spec_, "hostUsers")) == Tri::kFalse;
-    for (const char* kind : {"initContainers", "containers", "ephemeralContainers"}) {
-      const Json* list = Get(spec_, kind);
-      if (list == nullptr) {
-        continue;
-      }
-      if (!list->is_array()) {
-        Add("podSpec", Path(kind), "Invalid value: must be a list");
-        continue;
-      }
-      for (std::size_t i = 0; i < list->size(); ++i) {
-        containers_.push_back({&(*list)[i], Path(kind) + "[" + std::to_string(i) + "]"});
-      }
-    }
+    containers_ = ContainersOf(ref, out);
   }
 
   void Run() {
@@ -164,7 +136,7 @@ class Checker {
   void WindowsHostProcess() {
     MustNotBeTrue("windowsHostProcess", Get(security_context_, "windowsOptions"), "hostProcess",
                   Path("securityContext.windowsOptions"));
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       MustNotBeTrue("windowsHostProcess", Get(Get(c.json, "securityContext"), "windowsOptions"),
                     "hostProcess", c.path + ".securityContext.windowsOptions");
     }
@@ -177,14 +149,14 @@ class Checker {
   }
 
   void Privileged() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       MustNotBeTrue("privileged", Get(c.json, "securityContext"), "privileged",
                     c.path + ".securityContext");
     }
   }
 
   void CapabilitiesBaseline() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* add = Get(Get(Get(c.json, "securityContext"), "capabilities"), "add");
       std::string field = c.path + ".securityContext.capabilities.add";
       if (add == nullptr) {
@@ -205,7 +177,7 @@ class Checker {
   }
 
   void CapabilitiesRestricted() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* caps = Get(Get(c.json, "securityContext"), "capabilities");
       std::string field = c.path + ".securityContext.capabilities";
       const Json* drop = Get(caps, "drop");
@@ -264,8 +236,8 @@ class Checker {
         return;  // no source: the API server makes it an emptyDir
       }
       Add("restrictedVolumes", path + "." + type,
-          "Forbidden: " + Quote(type) + " volumes are not allowed; allowed: " +
-              List(kRestrictedVolumeSources));
+          "Forbidden: " + Quote(type) +
+              " volumes are not allowed; allowed: " + List(kRestrictedVolumeSources));
     });
   }
 
@@ -285,7 +257,7 @@ class Checker {
   }
 
   void HostPorts() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* ports = Get(c.json, "ports");
       if (ports == nullptr || !ports->is_array()) {
         continue;
@@ -314,7 +286,7 @@ class Checker {
   void AppArmor() {
     ProfileType("appArmorProfile", Get(security_context_, "appArmorProfile"),
                 Path("securityContext.appArmorProfile"));
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       ProfileType("appArmorProfile", Get(Get(c.json, "securityContext"), "appArmorProfile"),
                   c.path + ".securityContext.appArmorProfile");
     }
@@ -355,7 +327,7 @@ class Checker {
   void SeLinux() {
     SeLinuxOptions(Get(security_context_, "seLinuxOptions"),
                    Path("securityContext.seLinuxOptions"));
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       SeLinuxOptions(Get(Get(c.json, "securityContext"), "seLinuxOptions"),
                      c.path + ".securityContext.seLinuxOptions");
     }
@@ -365,7 +337,7 @@ class Checker {
     if (relax_for_user_namespace && user_namespace_) {
       return;
     }
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* proc_mount = Get(Get(c.json, "securityContext"), "procMount");
       if (proc_mount != nullptr && StringOf(proc_mount) != "Default") {
         Add(check, c.path + ".securityContext.procMount",
@@ -378,7 +350,7 @@ class Checker {
   void SeccompBaseline() {
     ProfileType("seccompProfile_baseline", Get(security_context_, "seccompProfile"),
                 Path("securityContext.seccompProfile"));
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       ProfileType("seccompProfile_baseline", Get(Get(c.json, "securityContext"), "seccompProfile"),
                   c.path + ".securityContext.seccompProfile");
     }
@@ -388,7 +360,7 @@ class Checker {
     const Json* pod_profile = Get(security_context_, "seccompProfile");
     ProfileType("seccompProfile_restricted", pod_profile, Path("securityContext.seccompProfile"));
     bool pod_set = pod_profile != nullptr && In(StringOf(Get(pod_profile, "type")), kProfileTypes);
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* profile = Get(Get(c.json, "securityContext"), "seccompProfile");
       std::string field = c.path + ".securityContext.seccompProfile";
       if (profile != nullptr) {
@@ -426,7 +398,7 @@ class Checker {
   }
 
   void HostProbesAndLifecycle() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
         HostField(Get(c.json, probe), c.path + "." + probe);
       }
@@ -437,7 +409,7 @@ class Checker {
   }
 
   void AllowPrivilegeEscalation() {
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* value = Get(Get(c.json, "securityContext"), "allowPrivilegeEscalation");
       std::string field = c.path + ".securityContext.allowPrivilegeEscalation";
       if (WrongBool("allowPrivilegeEscalation", value, field)) {
@@ -460,7 +432,7 @@ class Checker {
     if (!WrongBool("runAsNonRoot", pod_value, pod_field) && BoolOf(pod_value) == Tri::kFalse) {
       Add("runAsNonRoot", pod_field, "Forbidden: must not be false");
     }
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       const Json* value = Get(Get(c.json, "securityContext"), "runAsNonRoot");
       std::string field = c.path + ".securityContext.runAsNonRoot";
       if (WrongBool("runAsNonRoot", value, field)) {
@@ -491,7 +463,7 @@ class Checker {
       }
     };
     check(security_context_, Path("securityContext"));
-    for (const Container& c : containers_) {
+    for (const ContainerRef& c : containers_) {
       check(Get(c.json, "securityContext"), c.path + ".securityContext");
     }
   }
@@ -503,7 +475,7 @@ class Checker {
   const Json* security_context_ = nullptr;
   bool windows_ = false;
   bool user_namespace_ = false;
-  std::vector<Container> containers_;
+  std::vector<ContainerRef> containers_;
 };
 
 }  // namespace

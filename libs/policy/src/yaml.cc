@@ -212,6 +212,8 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
         for (Json& each : *merged) {
           merges.push_back(std::move(each));
         }
+      } else {
+        merges.push_back(*std::move(merged));  // refused just below
       }
       for (const Json& each : merges) {
         if (!each.is_object()) {
@@ -290,7 +292,9 @@ Result<std::vector<YamlDocument>> ParseYamlStream(std::string_view text) {
   }
   std::vector<YamlDocument> documents;
   documents.reserve(nodes.size());
+  int index = 0;
   for (const YAML::Node& node : nodes) {
+    ++index;
     if (node.IsNull() || !node.IsDefined()) {
       continue;
     }
@@ -300,7 +304,8 @@ Result<std::vector<YamlDocument>> ParseYamlStream(std::string_view text) {
       if (!value) {
         return Fail(value.error());
       }
-      documents.push_back({.value = *std::move(value), .line = node.Mark().line + 1});
+      documents.push_back(
+          {.value = *std::move(value), .index = index, .line = node.Mark().line + 1});
     } catch (const YAML::Exception& e) {
       return Fail(ErrorCode::kInvalidArgument, Where(e.mark) + ": " + e.msg);
     }

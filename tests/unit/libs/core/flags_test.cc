@@ -149,3 +149,28 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace botsec::core
+
+namespace botsec::core {
+namespace {
+
+TEST(FlagSetShorthand, StandsForTheLongFlagInEachSpelling) {
+  FlagSet flags("botsec check", "judges manifests");
+  flags.String("output", "FORMAT", "text", "text or json").Shorthand('o', "output");
+  for (std::vector<std::string_view> args :
+       {std::vector<std::string_view>{"-o", "json", "a.yaml"},
+        std::vector<std::string_view>{"-ojson", "a.yaml"},
+        std::vector<std::string_view>{"-o=json", "a.yaml"},
+        std::vector<std::string_view>{"--output=json", "a.yaml"}}) {
+    auto parsed = flags.Parse(args);
+    ASSERT_TRUE(parsed) << parsed.error().message;
+    EXPECT_EQ(parsed->Get("output"), "json");
+    EXPECT_EQ(parsed->positional(), std::vector<std::string>{"a.yaml"});
+  }
+  EXPECT_NE(flags.Usage().find("-o, --output FORMAT"), std::string::npos) << flags.Usage();
+  auto unknown = flags.Parse(std::vector<std::string_view>{"-x"});
+  ASSERT_FALSE(unknown);
+  EXPECT_NE(unknown.error().message.find("unknown shorthand flag: -x"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace botsec::core

@@ -47,6 +47,9 @@ class FlagSet {
                   std::string help);
   // Declares a boolean flag, false unless given.
   FlagSet& Bool(std::string name, std::string help);
+  // Lets `-<letter>` stand for the declared flag `name`, as kubectl's `-o json` for `--output`:
+  // `-o json`, `-ojson` and `-o=json`.
+  FlagSet& Shorthand(char letter, std::string name);
 
   // Parses arguments (without argv[0]).
   [[nodiscard]] Result<ParsedFlags> Parse(std::span<const std::string_view> args) const;
@@ -69,6 +72,7 @@ class FlagSet {
   std::string summary_;
   std::string usage_;
   std::vector<Spec> specs_;
+  std::map<char, std::string> shorthands_;
 };
 
 // Parses argv with `flags` and handles what every binary does alike: a parse error (one line on

@@ -6,7 +6,8 @@
 //    (k8s.io/pod-security-admission v0.37.2), user-namespace (hostUsers: false) relaxations and the
 //    Windows exemptions included. Verified against upstream's own fixtures.
 //  - bot: restricted, without the Windows exemptions (a bot pod does not get to skip checks by
-//    declaring another OS), plus the bot checks (later in this issue).
+//    declaring another OS), plus read-only root filesystem, cpu and memory limits, no service
+//    account token, and the runtime class and image rules the policy configures (policy.h).
 //
 // Pure and thread-compatible: no I/O, no clock, no shared state.
 #ifndef BOTSEC_POLICY_ENGINE_H_
@@ -53,11 +54,17 @@ core::Result<PodTemplateRef> FindPodTemplate(const Json& object);
 // True for the kinds FindPodTemplate knows.
 bool IsPodCarrier(const Json& object);
 
-// Every violation of `profile` in the pod spec `ref` points at. The checks read the spec as the
-// API server stores it; a value of the wrong type is itself a violation (fail closed).
-std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, Profile profile);
+struct Policy;
+
+// Every violation of `policy` in the pod spec `ref` points at. The checks read the spec as the
+// API server stores it; a value of the wrong type is itself a violation (fail closed). Containers
+// whose image an exemption names skip the container checks; namespace exemptions are the
+// caller's (the webhook knows the namespace, a manifest on disk does not).
+std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& policy);
 
 // FindPodTemplate, then JudgePodSpec.
+core::Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy);
+// The same with the default settings of one profile.
 core::Result<std::vector<Violation>> Judge(const Json& object, Profile profile);
 
 }  // namespace botsec::policy

@@ -23,6 +23,7 @@ using Json = nlohmann::json;
 // One document of a stream, as JSON, with the line it starts on (1-based).
 struct YamlDocument {
   Json value;
+  int index = 1;  // its place in the stream, 1-based, empty documents counted
   int line = 1;
 };
 

@@ -1,0 +1,194 @@
+#include "bot_checks.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "json_fields.h"
+
+namespace botsec::policy::internal {
+namespace {
+
+bool IsDigest(std::string_view image) {
+  std::size_t at = image.find("@sha256:");
+  if (at == std::string_view::npos) {
+    return false;
+  }
+  std::string_view hex = image.substr(at + 8);
+  return hex.size() == 64 && std::all_of(hex.begin(), hex.end(), [](char c) {
+           return std::isdigit(static_cast<unsigned char>(c)) != 0 || (c >= 'a' && c <= 'f');
+         });
+}
+
+class BotChecker {
+ public:
+  BotChecker(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out)
+      : ref_(ref), checks_(checks), out_(out), containers_(ContainersOf(ref, out)) {}
+
+  void Run() {
+    if (checks_.read_only_root_filesystem) {
+      ReadOnlyRootFilesystem();
+    }
+    if (!checks_.allow_service_account_token) {
+      ServiceAccountToken();
+    }
+    Resources();
+    RuntimeClass();
+    Images();
+  }
+
+ private:
+  void Add(std::string_view check, std::string field, std::string message) {
+    out_.push_back({std::string(check), std::move(field), std::move(message)});
+  }
+  [[nodiscard]] std::string Path(std::string_view field) const {
+    return ref_.spec_path + "." + std::string(field);
+  }
+
+  void ReadOnlyRootFilesystem() {
+    for (const ContainerRef& c : containers_) {
+      const Json* value = Get(Get(c.json, "securityContext"), "readOnlyRootFilesystem");
+      std::string field = c.path + ".securityContext.readOnlyRootFilesystem";
+      if (value == nullptr) {
+        Add("readOnlyRootFilesystem", field,
+            "Required value: must be true (write to an emptyDir volume instead)");
+      } else if (!value->is_boolean() || !value->get<bool>()) {
+        Add("readOnlyRootFilesystem", field, "Forbidden: must be true");
+      }
+    }
+  }
+
+  void ServiceAccountToken() {
+    const Json* automount = Get(ref_.spec, "automountServiceAccountToken");
+    std::string field = Path("automountServiceAccountToken");
+    if (automount == nullptr) {
+      Add("serviceAccountToken", field,
+          "Required value: must be false: a bot gets no Kubernetes API token");
+    } else if (!automount->is_boolean() || automount->get<bool>()) {
+      Add("serviceAccountToken", field, "Forbidden: must be false: a bot gets no API token");
+    }
+    const Json* volumes = Get(ref_.spec, "volumes");
+    if (volumes == nullptr || !volumes->is_array()) {
+      return;
+    }
+    for (std::size_t i = 0; i < volumes->size(); ++i) {
+      const Json* sources = Get(Get(&(*volumes)[i], "projected"), "sources");
+      if (sources == nullptr || !sources->is_array()) {
+        continue;
+      }
+      for (std::size_t j = 0; j < sources->size(); ++j) {
+        if (Get(&(*sources)[j], "serviceAccountToken") != nullptr) {
+          Add("serviceAccountToken",
+              Path("volumes[" + std::to_string(i) + "].projected.sources[" + std::to_string(j) +
+                   "].serviceAccountToken"),
+              "Forbidden: a bot gets no service account token");
+        }
+      }
+    }
+  }
+
+  void Resources() {
+    for (const ContainerRef& c : containers_) {
+      if (c.kind == ContainerKind::kEphemeral) {
+        continue;  // the API gives ephemeral containers no resources; the pod's limits bound them
+      }
+      const Json* limits = Get(Get(c.json, "resources"), "limits");
+      std::string path = c.path + ".resources.limits";
+      if (checks_.require_limits) {
+        for (const char* name : {"cpu", "memory"}) {
+          if (Get(limits, name) == nullptr) {
+            Add("resources", path + "." + name, "Required value: every container needs a limit");
+          }
+        }
+      }
+      for (const auto& [name, bound] : checks_.max_limits) {
+        const Json* limit = Get(limits, name);
+        if (limit == nullptr) {
+          continue;
+        }
+        std::string text = limit->is_string() ? limit->get<std::string>() : limit->dump();
+        auto quantity = Quantity::Parse(text);
+        if (!quantity) {
+          Add("resources", path + "." + name, quantity.error().message);
+        } else if (quantity->value > bound.value * (1 + 1e-12)) {
+          Add("resources", path + "." + name,
+              "Invalid value: \"" + text + "\": must be at most \"" + bound.text + "\"");
+        }
+      }
+    }
+  }
+
+  void RuntimeClass() {
+    if (checks_.runtime_classes.empty()) {
+      return;
+    }
+    std::string supported;
+    for (const std::string& name : checks_.runtime_classes) {
+      supported += (supported.empty() ? "\"" : ", \"") + name + "\"";
+    }
+    const Json* name = Get(ref_.spec, "runtimeClassName");
+    std::string field = Path("runtimeClassName");
+    if (name == nullptr) {
+      Add("runtimeClass", field, "Required value: supported values: " + supported);
+    } else if (!name->is_string() ||
+               std::find(checks_.runtime_classes.begin(), checks_.runtime_classes.end(),
+                         name->get<std::string>()) == checks_.runtime_classes.end()) {
+      Add("runtimeClass", field,
+          "Unsupported value: " + name->dump() + ": supported values: " + supported);
+    }
+  }
+
+  void Images() {
+    for (const ContainerRef& c : containers_) {
+      const Json* image = Get(c.json, "image");
+      std::string text = image != nullptr && image->is_string() ? image->get<std::string>() : "";
+      std::string field = c.path + ".image";
+      if (!checks_.registries.empty()) {
+        std::string normal = NormalizeImage(text);
+        bool allowed = std::any_of(
+            checks_.registries.begin(), checks_.registries.end(), [&](const std::string& prefix) {
+              return text.rfind(prefix, 0) == 0 || normal.rfind(prefix, 0) == 0;
+            });
+        if (!allowed) {
+          Add("imageRegistry", field,
+              "Forbidden: \"" + text + "\" is not from an allowed registry");
+        }
+      }
+      if (checks_.require_digest && !IsDigest(text)) {
+        Add("imageDigest", field,
+            "Invalid value: \"" + text + "\": must be pinned by digest (@sha256:<64 hex>)");
+      }
+    }
+  }
+
+  const PodTemplateRef& ref_;
+  const BotChecks& checks_;
+  std::vector<Violation>& out_;
+  std::vector<ContainerRef> containers_;
+};
+
+}  // namespace
+
+std::string NormalizeImage(std::string_view image) {
+  std::size_t slash = image.find('/');
+  std::string_view first = slash == std::string_view::npos ? "" : image.substr(0, slash);
+  bool has_registry =
+      !first.empty() && (first.find('.') != std::string_view::npos ||
+                         first.find(':') != std::string_view::npos || first == "localhost");
+  if (has_registry) {
+    return std::string(image);
+  }
+  if (slash == std::string_view::npos) {
+    return "docker.io/library/" + std::string(image);
+  }
+  return "docker.io/" + std::string(image);
+}
+
+void CheckBot(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out) {
+  BotChecker checker(ref, checks, out);
+  checker.Run();
+}
+
+}  // namespace botsec::policy::internal
