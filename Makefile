@@ -80,7 +80,7 @@ bench: build cluster-up ## Run the benchmarks against the local control plane an
 FUZZ_SECONDS ?= 60
 fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus
 	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
-	@for t in watch_event kubeconfig; do \
+	@for t in watch_event kubeconfig policy manifest; do \
 	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

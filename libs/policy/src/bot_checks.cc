@@ -25,7 +25,11 @@ bool IsDigest(std::string_view image) {
 class BotChecker {
  public:
   BotChecker(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out)
-      : ref_(ref), checks_(checks), out_(out), containers_(ContainersOf(ref, out)) {}
+      : ref_(ref),
+        checks_(checks),
+        out_(out),
+        pod_(ref.spec_path),
+        containers_(ContainersOf(ref, ignored_)) {}
 
   void Run() {
     if (checks_.read_only_root_filesystem) {
@@ -40,21 +44,21 @@ class BotChecker {
   }
 
  private:
-  void Add(std::string_view check, std::string field, std::string message) {
-    out_.push_back({std::string(check), std::move(field), std::move(message)});
-  }
-  [[nodiscard]] std::string Path(std::string_view field) const {
-    return ref_.spec_path + "." + std::string(field);
+  void Add(std::string_view check, const FieldPath& field, std::string message) {
+    out_.push_back({std::string(check), field.str(), std::move(message)});
   }
 
   void ReadOnlyRootFilesystem() {
     for (const ContainerRef& c : containers_) {
       const Json* value = Get(Get(c.json, "securityContext"), "readOnlyRootFilesystem");
-      std::string field = c.path + ".securityContext.readOnlyRootFilesystem";
+      if (value != nullptr && value->is_boolean() && value->get<bool>()) {
+        continue;
+      }
+      FieldPath field = c.path.Key("securityContext").Key("readOnlyRootFilesystem");
       if (value == nullptr) {
         Add("readOnlyRootFilesystem", field,
             "Required value: must be true (write to an emptyDir volume instead)");
-      } else if (!value->is_boolean() || !value->get<bool>()) {
+      } else {
         Add("readOnlyRootFilesystem", field, "Forbidden: must be true");
       }
     }
@@ -62,7 +66,7 @@ class BotChecker {
 
   void ServiceAccountToken() {
     const Json* automount = Get(ref_.spec, "automountServiceAccountToken");
-    std::string field = Path("automountServiceAccountToken");
+    FieldPath field = pod_.Key("automountServiceAccountToken");
     if (automount == nullptr) {
       Add("serviceAccountToken", field,
           "Required value: must be false: a bot gets no Kubernetes API token");
@@ -81,8 +85,12 @@ class BotChecker {
       for (std::size_t j = 0; j < sources->size(); ++j) {
         if (Get(&(*sources)[j], "serviceAccountToken") != nullptr) {
           Add("serviceAccountToken",
-              Path("volumes[" + std::to_string(i) + "].projected.sources[" + std::to_string(j) +
-                   "].serviceAccountToken"),
+              pod_.Key("volumes")
+                  .Index(i)
+                  .Key("projected")
+                  .Key("sources")
+                  .Index(j)
+                  .Key("serviceAccountToken"),
               "Forbidden: a bot gets no service account token");
         }
       }
@@ -95,11 +103,11 @@ class BotChecker {
         continue;  // the API gives ephemeral containers no resources; the pod's limits bound them
       }
       const Json* limits = Get(Get(c.json, "resources"), "limits");
-      std::string path = c.path + ".resources.limits";
+      FieldPath path = c.path.Key("resources").Key("limits");
       if (checks_.require_limits) {
-        for (const char* name : {"cpu", "memory"}) {
+        for (std::string_view name : {"cpu", "memory"}) {
           if (Get(limits, name) == nullptr) {
-            Add("resources", path + "." + name, "Required value: every container needs a limit");
+            Add("resources", path.Key(name), "Required value: every container needs a limit");
           }
         }
       }
@@ -111,9 +119,9 @@ class BotChecker {
         std::string text = limit->is_string() ? limit->get<std::string>() : limit->dump();
         auto quantity = Quantity::Parse(text);
         if (!quantity) {
-          Add("resources", path + "." + name, quantity.error().message);
+          Add("resources", path.Key(name), quantity.error().message);
         } else if (quantity->value > bound.value * (1 + 1e-12)) {
-          Add("resources", path + "." + name,
+          Add("resources", path.Key(name),
               "Invalid value: \"" + text + "\": must be at most \"" + bound.text + "\"");
         }
       }
@@ -129,7 +137,7 @@ class BotChecker {
       supported += (supported.empty() ? "\"" : ", \"") + name + "\"";
     }
     const Json* name = Get(ref_.spec, "runtimeClassName");
-    std::string field = Path("runtimeClassName");
+    FieldPath field = pod_.Key("runtimeClassName");
     if (name == nullptr) {
       Add("runtimeClass", field, "Required value: supported values: " + supported);
     } else if (!name->is_string() ||
@@ -144,7 +152,7 @@ class BotChecker {
     for (const ContainerRef& c : containers_) {
       const Json* image = Get(c.json, "image");
       std::string text = image != nullptr && image->is_string() ? image->get<std::string>() : "";
-      std::string field = c.path + ".image";
+      FieldPath field = c.path.Key("image");
       if (!checks_.registries.empty()) {
         std::string normal = NormalizeImage(text);
         bool allowed = std::any_of(
@@ -166,6 +174,8 @@ class BotChecker {
   const PodTemplateRef& ref_;
   const BotChecks& checks_;
   std::vector<Violation>& out_;
+  FieldPath pod_;                   // spec
+  std::vector<Violation> ignored_;  // a malformed container list is reported by the pss checks
   std::vector<ContainerRef> containers_;
 };
 

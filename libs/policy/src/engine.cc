@@ -66,7 +66,7 @@ void DropExemptContainers(const PodTemplateRef& ref, const Policy& policy,
     for (const Exemption& exemption : policy.exemptions) {
       if (std::find(exemption.images.begin(), exemption.images.end(), image->get<std::string>()) !=
           exemption.images.end()) {
-        exempt_paths.push_back(c.path + ".");
+        exempt_paths.push_back(c.path.str() + ".");
       }
     }
   }

@@ -23,8 +23,10 @@ Tri BoolOf(const Json* value) {
   return value->get<bool>() ? Tri::kTrue : Tri::kFalse;
 }
 
-std::string StringOf(const Json* value) {
-  return value != nullptr && value->is_string() ? value->get<std::string>() : "";
+std::string_view StringOf(const Json* value) {
+  return value != nullptr && value->is_string()
+             ? std::string_view(value->get_ref<const std::string&>())
+             : std::string_view();
 }
 
 std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
@@ -73,7 +75,12 @@ constexpr std::array<std::string_view, 2> kProfileTypes = {"RuntimeDefault", "Lo
 class Checker {
  public:
   Checker(const PodTemplateRef& ref, const PssOptions& options, std::vector<Violation>& out)
-      : ref_(ref), options_(options), out_(out), spec_(ref.spec) {
+      : ref_(ref),
+        options_(options),
+        out_(out),
+        spec_(ref.spec),
+        pod_(ref.spec_path),
+        meta_(ref.metadata_path) {
     security_context_ = Get(spec_, "securityContext");
     windows_ = options.windows_exemptions && StringOf(Get(Get(spec_, "os"), "name")) == "windows";
     user_namespace_ = BoolOf(Get(spec_, "hostUsers")) == Tri::kFalse;
@@ -109,14 +116,11 @@ class Checker {
   }
 
  private:
-  [[nodiscard]] std::string Path(std::string_view field) const {
-    return ref_.spec_path + "." + std::string(field);
-  }
-  void Add(std::string_view check, std::string field, std::string message) {
-    out_.push_back({std::string(check), std::move(field), std::move(message)});
+  void Add(std::string_view check, const FieldPath& field, std::string message) {
+    out_.push_back({std::string(check), field.str(), std::move(message)});
   }
   // Reports a wrong type and returns true when `value` is present but not a boolean.
-  bool WrongBool(std::string_view check, const Json* value, const std::string& field) {
+  bool WrongBool(std::string_view check, const Json* value, const FieldPath& field) {
     if (BoolOf(value) != Tri::kWrongType) {
       return false;
     }
@@ -125,51 +129,55 @@ class Checker {
   }
   // A boolean field that must not be true.
   void MustNotBeTrue(std::string_view check, const Json* object, std::string_view key,
-                     const std::string& path) {
+                     const FieldPath& path) {
     const Json* value = Get(object, key);
-    std::string field = path + "." + std::string(key);
-    if (!WrongBool(check, value, field) && BoolOf(value) == Tri::kTrue) {
-      Add(check, field, "Forbidden: must not be true");
+    if (value == nullptr) {
+      return;
     }
+    if (!WrongBool(check, value, path.Key(key)) && BoolOf(value) == Tri::kTrue) {
+      Add(check, path.Key(key), "Forbidden: must not be true");
+    }
+  }
+  static const Json* SecurityContext(const ContainerRef& c) {
+    return Get(c.json, "securityContext");
   }
 
   void WindowsHostProcess() {
     MustNotBeTrue("windowsHostProcess", Get(security_context_, "windowsOptions"), "hostProcess",
-                  Path("securityContext.windowsOptions"));
+                  pod_.Key("securityContext").Key("windowsOptions"));
     for (const ContainerRef& c : containers_) {
-      MustNotBeTrue("windowsHostProcess", Get(Get(c.json, "securityContext"), "windowsOptions"),
-                    "hostProcess", c.path + ".securityContext.windowsOptions");
+      MustNotBeTrue("windowsHostProcess", Get(SecurityContext(c), "windowsOptions"), "hostProcess",
+                    c.path.Key("securityContext").Key("windowsOptions"));
     }
   }
 
   void HostNamespaces() {
-    for (const char* key : {"hostNetwork", "hostPID", "hostIPC"}) {
-      MustNotBeTrue("hostNamespaces", spec_, key, ref_.spec_path);
+    for (std::string_view key : {"hostNetwork", "hostPID", "hostIPC"}) {
+      MustNotBeTrue("hostNamespaces", spec_, key, pod_);
     }
   }
 
   void Privileged() {
     for (const ContainerRef& c : containers_) {
-      MustNotBeTrue("privileged", Get(c.json, "securityContext"), "privileged",
-                    c.path + ".securityContext");
+      MustNotBeTrue("privileged", SecurityContext(c), "privileged", c.path.Key("securityContext"));
     }
   }
 
   void CapabilitiesBaseline() {
     for (const ContainerRef& c : containers_) {
-      const Json* add = Get(Get(Get(c.json, "securityContext"), "capabilities"), "add");
-      std::string field = c.path + ".securityContext.capabilities.add";
+      const Json* add = Get(Get(SecurityContext(c), "capabilities"), "add");
       if (add == nullptr) {
         continue;
       }
+      FieldPath field = c.path.Key("securityContext").Key("capabilities").Key("add");
       if (!add->is_array()) {
         Add("capabilities_baseline", field, "Invalid value: must be a list");
         continue;
       }
       for (std::size_t i = 0; i < add->size(); ++i) {
-        std::string name = StringOf(&(*add)[i]);
+        std::string_view name = StringOf(&(*add)[i]);
         if (!In(name, kBaselineCapabilities)) {
-          Add("capabilities_baseline", field + "[" + std::to_string(i) + "]",
+          Add("capabilities_baseline", field.Index(i),
               "Forbidden: " + Quote(name) + " is not one of the baseline capabilities");
         }
       }
@@ -178,66 +186,66 @@ class Checker {
 
   void CapabilitiesRestricted() {
     for (const ContainerRef& c : containers_) {
-      const Json* caps = Get(Get(c.json, "securityContext"), "capabilities");
-      std::string field = c.path + ".securityContext.capabilities";
+      const Json* caps = Get(SecurityContext(c), "capabilities");
       const Json* drop = Get(caps, "drop");
       bool dropped_all = false;
       if (drop != nullptr && drop->is_array()) {
         dropped_all = std::any_of(drop->begin(), drop->end(), [](const Json& each) {
-          return each.is_string() && each.get<std::string>() == "ALL";
+          return each.is_string() && each.get_ref<const std::string&>() == "ALL";
         });
       }
       if (!dropped_all) {
-        Add("capabilities_restricted", field + ".drop", "Required value: must include \"ALL\"");
+        Add("capabilities_restricted",
+            c.path.Key("securityContext").Key("capabilities").Key("drop"),
+            "Required value: must include \"ALL\"");
       }
       const Json* add = Get(caps, "add");
       if (add == nullptr) {
         continue;
       }
+      FieldPath field = c.path.Key("securityContext").Key("capabilities").Key("add");
       if (!add->is_array()) {
-        Add("capabilities_restricted", field + ".add", "Invalid value: must be a list");
+        Add("capabilities_restricted", field, "Invalid value: must be a list");
         continue;
       }
       for (std::size_t i = 0; i < add->size(); ++i) {
-        std::string name = StringOf(&(*add)[i]);
-        if (name != "NET_BIND_SERVICE") {
-          Add("capabilities_restricted", field + ".add[" + std::to_string(i) + "]",
-              "Forbidden: " + Quote(name) + ": only \"NET_BIND_SERVICE\" may be added");
+        const Json& each = (*add)[i];
+        if (!each.is_string() || each.get_ref<const std::string&>() != "NET_BIND_SERVICE") {
+          Add("capabilities_restricted", field.Index(i),
+              "Forbidden: " + each.dump() + ": only \"NET_BIND_SERVICE\" may be added");
         }
       }
     }
   }
 
   void HostPathVolumes() {
-    ForEachVolume([&](const Json& volume, const std::string& path) {
+    ForEachVolume([&](const Json& volume, const FieldPath& path) {
       if (Get(&volume, "hostPath") != nullptr) {
-        Add("hostPathVolumes", path + ".hostPath", "Forbidden: hostPath volumes are not allowed");
+        Add("hostPathVolumes", path.Key("hostPath"), "Forbidden: hostPath volumes are not allowed");
       }
     });
   }
 
   void RestrictedVolumes() {
-    ForEachVolume([&](const Json& volume, const std::string& path) {
+    ForEachVolume([&](const Json& volume, const FieldPath& path) {
       for (std::string_view source : kRestrictedVolumeSources) {
         if (Get(&volume, source) != nullptr) {
           return;
         }
       }
-      std::string type;
-      if (volume.is_object()) {
-        for (const auto& [key, value] : volume.items()) {
-          if (key != "name" && !value.is_null()) {
-            type = key;
-            break;
-          }
+      if (!volume.is_object()) {
+        Add("restrictedVolumes", path, "Invalid value: must be an object");
+        return;
+      }
+      for (const auto& [key, value] : volume.get_ref<const Json::object_t&>()) {
+        if (key != "name" && !value.is_null()) {
+          Add("restrictedVolumes", path.Key(key),
+              "Forbidden: " + Quote(key) +
+                  " volumes are not allowed; allowed: " + List(kRestrictedVolumeSources));
+          return;
         }
       }
-      if (type.empty()) {
-        return;  // no source: the API server makes it an emptyDir
-      }
-      Add("restrictedVolumes", path + "." + type,
-          "Forbidden: " + Quote(type) +
-              " volumes are not allowed; allowed: " + List(kRestrictedVolumeSources));
+      // No source at all: the API server makes it an emptyDir.
     });
   }
 
@@ -248,11 +256,11 @@ class Checker {
       return;
     }
     if (!volumes->is_array()) {
-      Add("podSpec", Path("volumes"), "Invalid value: must be a list");
+      Add("podSpec", pod_.Key("volumes"), "Invalid value: must be a list");
       return;
     }
     for (std::size_t i = 0; i < volumes->size(); ++i) {
-      visit((*volumes)[i], Path("volumes[" + std::to_string(i) + "]"));
+      visit((*volumes)[i], pod_.Key("volumes").Index(i));
     }
   }
 
@@ -265,71 +273,71 @@ class Checker {
       for (std::size_t i = 0; i < ports->size(); ++i) {
         const Json* host_port = Get(&(*ports)[i], "hostPort");
         if (host_port != nullptr && !(host_port->is_number_integer() && *host_port == 0)) {
-          Add("hostPorts", c.path + ".ports[" + std::to_string(i) + "].hostPort",
+          Add("hostPorts", c.path.Key("ports").Index(i).Key("hostPort"),
               "Forbidden: " + host_port->dump() + ": host ports are not allowed");
         }
       }
     }
   }
 
-  void ProfileType(std::string_view check, const Json* profile, const std::string& field) {
+  void ProfileType(std::string_view check, const Json* profile, const FieldPath& field) {
     if (profile == nullptr) {
       return;
     }
-    std::string type = StringOf(Get(profile, "type"));
+    std::string_view type = StringOf(Get(profile, "type"));
     if (!In(type, kProfileTypes)) {
-      Add(check, field + ".type",
+      Add(check, field.Key("type"),
           "Unsupported value: " + Quote(type) + ": supported values: " + List(kProfileTypes));
     }
   }
 
   void AppArmor() {
     ProfileType("appArmorProfile", Get(security_context_, "appArmorProfile"),
-                Path("securityContext.appArmorProfile"));
+                pod_.Key("securityContext").Key("appArmorProfile"));
     for (const ContainerRef& c : containers_) {
-      ProfileType("appArmorProfile", Get(Get(c.json, "securityContext"), "appArmorProfile"),
-                  c.path + ".securityContext.appArmorProfile");
+      ProfileType("appArmorProfile", Get(SecurityContext(c), "appArmorProfile"),
+                  c.path.Key("securityContext").Key("appArmorProfile"));
     }
     const Json* annotations = Get(ref_.metadata, "annotations");
     if (annotations == nullptr || !annotations->is_object()) {
       return;
     }
     constexpr std::string_view kPrefix = "container.apparmor.security.beta.kubernetes.io/";
-    for (const auto& [key, value] : annotations->items()) {
+    for (const auto& [key, value] : annotations->get_ref<const Json::object_t&>()) {
       if (key.rfind(kPrefix, 0) != 0) {
         continue;
       }
-      std::string profile = StringOf(&value);
+      std::string_view profile = StringOf(&value);
       if (!profile.empty() && profile != "runtime/default" && profile.rfind("localhost/", 0) != 0) {
-        Add("appArmorProfile", ref_.metadata_path + ".annotations[" + key + "]",
+        Add("appArmorProfile", meta_.Key("annotations").Subscript(key),
             "Unsupported value: " + Quote(profile) +
                 ": supported values: \"runtime/default\", \"localhost/*\"");
       }
     }
   }
 
-  void SeLinuxOptions(const Json* options, const std::string& field) {
+  void SeLinuxOptions(const Json* options, const FieldPath& field) {
     if (options == nullptr) {
       return;
     }
-    std::string type = StringOf(Get(options, "type"));
+    std::string_view type = StringOf(Get(options, "type"));
     if (!In(type, kSelinuxTypes)) {
-      Add("seLinuxOptions", field + ".type",
+      Add("seLinuxOptions", field.Key("type"),
           "Unsupported value: " + Quote(type) + ": supported values: " + List(kSelinuxTypes));
     }
-    for (const char* key : {"user", "role"}) {
+    for (std::string_view key : {"user", "role"}) {
       if (!StringOf(Get(options, key)).empty()) {
-        Add("seLinuxOptions", field + "." + key, "Forbidden: must not be set");
+        Add("seLinuxOptions", field.Key(key), "Forbidden: must not be set");
       }
     }
   }
 
   void SeLinux() {
     SeLinuxOptions(Get(security_context_, "seLinuxOptions"),
-                   Path("securityContext.seLinuxOptions"));
+                   pod_.Key("securityContext").Key("seLinuxOptions"));
     for (const ContainerRef& c : containers_) {
-      SeLinuxOptions(Get(Get(c.json, "securityContext"), "seLinuxOptions"),
-                     c.path + ".securityContext.seLinuxOptions");
+      SeLinuxOptions(Get(SecurityContext(c), "seLinuxOptions"),
+                     c.path.Key("securityContext").Key("seLinuxOptions"));
     }
   }
 
@@ -338,9 +346,9 @@ class Checker {
       return;
     }
     for (const ContainerRef& c : containers_) {
-      const Json* proc_mount = Get(Get(c.json, "securityContext"), "procMount");
+      const Json* proc_mount = Get(SecurityContext(c), "procMount");
       if (proc_mount != nullptr && StringOf(proc_mount) != "Default") {
-        Add(check, c.path + ".securityContext.procMount",
+        Add(check, c.path.Key("securityContext").Key("procMount"),
             "Unsupported value: " + proc_mount->dump() + ": supported values: \"Default\"" +
                 (relax_for_user_namespace ? " (any, with spec.hostUsers: false)" : ""));
       }
@@ -349,26 +357,27 @@ class Checker {
 
   void SeccompBaseline() {
     ProfileType("seccompProfile_baseline", Get(security_context_, "seccompProfile"),
-                Path("securityContext.seccompProfile"));
+                pod_.Key("securityContext").Key("seccompProfile"));
     for (const ContainerRef& c : containers_) {
-      ProfileType("seccompProfile_baseline", Get(Get(c.json, "securityContext"), "seccompProfile"),
-                  c.path + ".securityContext.seccompProfile");
+      ProfileType("seccompProfile_baseline", Get(SecurityContext(c), "seccompProfile"),
+                  c.path.Key("securityContext").Key("seccompProfile"));
     }
   }
 
   void SeccompRestricted() {
     const Json* pod_profile = Get(security_context_, "seccompProfile");
-    ProfileType("seccompProfile_restricted", pod_profile, Path("securityContext.seccompProfile"));
+    FieldPath pod_field = pod_.Key("securityContext").Key("seccompProfile");
+    ProfileType("seccompProfile_restricted", pod_profile, pod_field);
     bool pod_set = pod_profile != nullptr && In(StringOf(Get(pod_profile, "type")), kProfileTypes);
     for (const ContainerRef& c : containers_) {
-      const Json* profile = Get(Get(c.json, "securityContext"), "seccompProfile");
-      std::string field = c.path + ".securityContext.seccompProfile";
+      const Json* profile = Get(SecurityContext(c), "seccompProfile");
+      FieldPath field = c.path.Key("securityContext").Key("seccompProfile");
       if (profile != nullptr) {
         ProfileType("seccompProfile_restricted", profile, field);
       } else if (!pod_set) {
-        Add("seccompProfile_restricted", field + ".type",
+        Add("seccompProfile_restricted", field.Key("type"),
             "Required value: must be \"RuntimeDefault\" or \"Localhost\" here or in " +
-                Path("securityContext.seccompProfile.type"));
+                pod_field.Key("type").str());
       }
     }
   }
@@ -379,19 +388,22 @@ class Checker {
       return;
     }
     for (std::size_t i = 0; i < sysctls->size(); ++i) {
-      std::string name = StringOf(Get(&(*sysctls)[i], "name"));
+      std::string_view name = StringOf(Get(&(*sysctls)[i], "name"));
       if (!In(name, kSysctls)) {
-        Add("sysctls", Path("securityContext.sysctls[" + std::to_string(i) + "].name"),
+        Add("sysctls", pod_.Key("securityContext").Key("sysctls").Index(i).Key("name"),
             "Forbidden: " + Quote(name) + " is not one of the safe sysctls");
       }
     }
   }
 
-  void HostField(const Json* handler, const std::string& path) {
-    for (const char* kind : {"httpGet", "tcpSocket"}) {
-      std::string host = StringOf(Get(Get(handler, kind), "host"));
+  void HostField(const Json* handler, const FieldPath& path) {
+    if (handler == nullptr) {
+      return;
+    }
+    for (std::string_view kind : {"httpGet", "tcpSocket"}) {
+      std::string_view host = StringOf(Get(Get(handler, kind), "host"));
       if (!host.empty()) {
-        Add("hostProbesAndHostLifecycle", path + "." + kind + ".host",
+        Add("hostProbesAndHostLifecycle", path.Key(kind).Key("host"),
             "Forbidden: " + Quote(host) + ": probes and lifecycle hooks must not name a host");
       }
     }
@@ -399,26 +411,28 @@ class Checker {
 
   void HostProbesAndLifecycle() {
     for (const ContainerRef& c : containers_) {
-      for (const char* probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
-        HostField(Get(c.json, probe), c.path + "." + probe);
+      for (std::string_view probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
+        HostField(Get(c.json, probe), c.path.Key(probe));
       }
-      for (const char* hook : {"postStart", "preStop"}) {
-        HostField(Get(Get(c.json, "lifecycle"), hook), c.path + ".lifecycle." + hook);
+      const Json* lifecycle = Get(c.json, "lifecycle");
+      for (std::string_view hook : {"postStart", "preStop"}) {
+        HostField(Get(lifecycle, hook), c.path.Key("lifecycle").Key(hook));
       }
     }
   }
 
   void AllowPrivilegeEscalation() {
     for (const ContainerRef& c : containers_) {
-      const Json* value = Get(Get(c.json, "securityContext"), "allowPrivilegeEscalation");
-      std::string field = c.path + ".securityContext.allowPrivilegeEscalation";
+      const Json* value = Get(SecurityContext(c), "allowPrivilegeEscalation");
+      if (BoolOf(value) == Tri::kFalse) {
+        continue;
+      }
+      FieldPath field = c.path.Key("securityContext").Key("allowPrivilegeEscalation");
       if (WrongBool("allowPrivilegeEscalation", value, field)) {
         continue;
       }
-      if (BoolOf(value) != Tri::kFalse) {
-        Add("allowPrivilegeEscalation", field,
-            value == nullptr ? "Required value: must be false" : "Forbidden: must be false");
-      }
+      Add("allowPrivilegeEscalation", field,
+          value == nullptr ? "Required value: must be false" : "Forbidden: must be false");
     }
   }
 
@@ -427,21 +441,24 @@ class Checker {
       return;
     }
     const Json* pod_value = Get(security_context_, "runAsNonRoot");
-    std::string pod_field = Path("securityContext.runAsNonRoot");
+    FieldPath pod_field = pod_.Key("securityContext").Key("runAsNonRoot");
     bool pod_true = BoolOf(pod_value) == Tri::kTrue;
     if (!WrongBool("runAsNonRoot", pod_value, pod_field) && BoolOf(pod_value) == Tri::kFalse) {
       Add("runAsNonRoot", pod_field, "Forbidden: must not be false");
     }
     for (const ContainerRef& c : containers_) {
-      const Json* value = Get(Get(c.json, "securityContext"), "runAsNonRoot");
-      std::string field = c.path + ".securityContext.runAsNonRoot";
+      const Json* value = Get(SecurityContext(c), "runAsNonRoot");
+      if (BoolOf(value) == Tri::kTrue || (value == nullptr && pod_true)) {
+        continue;
+      }
+      FieldPath field = c.path.Key("securityContext").Key("runAsNonRoot");
       if (WrongBool("runAsNonRoot", value, field)) {
         continue;
       }
       if (BoolOf(value) == Tri::kFalse) {
         Add("runAsNonRoot", field, "Forbidden: must not be false");
-      } else if (value == nullptr && !pod_true) {
-        Add("runAsNonRoot", field, "Required value: must be true here or in " + pod_field);
+      } else {
+        Add("runAsNonRoot", field, "Required value: must be true here or in " + pod_field.str());
       }
     }
   }
@@ -450,21 +467,21 @@ class Checker {
     if (user_namespace_) {
       return;
     }
-    auto check = [&](const Json* context, const std::string& path) {
+    auto check = [&](const Json* context, const FieldPath& path) {
       const Json* value = Get(context, "runAsUser");
       if (value == nullptr) {
         return;
       }
       if (!value->is_number_integer()) {
-        Add("runAsUser", path + ".runAsUser",
+        Add("runAsUser", path.Key("runAsUser"),
             "Invalid value: " + value->dump() + ": must be an integer");
       } else if (*value == 0) {
-        Add("runAsUser", path + ".runAsUser", "Forbidden: must not be 0 (root)");
+        Add("runAsUser", path.Key("runAsUser"), "Forbidden: must not be 0 (root)");
       }
     };
-    check(security_context_, Path("securityContext"));
+    check(security_context_, pod_.Key("securityContext"));
     for (const ContainerRef& c : containers_) {
-      check(Get(c.json, "securityContext"), c.path + ".securityContext");
+      check(SecurityContext(c), c.path.Key("securityContext"));
     }
   }
 
@@ -472,6 +489,8 @@ class Checker {
   const PssOptions& options_;
   std::vector<Violation>& out_;
   const Json* spec_;
+  FieldPath pod_;   // spec
+  FieldPath meta_;  // metadata
   const Json* security_context_ = nullptr;
   bool windows_ = false;
   bool user_namespace_ = false;
