@@ -76,6 +76,8 @@ bench: build cluster-up ## Run the benchmarks against the local control plane an
 	@peer=$$(tools/build-bench-peer.sh) && \
 	  $(BUILD_DIR)/bench/informer_bench --kubeconfig build/cluster/kubeconfig --objects 10000 \
 	    --peer "$$peer"
+	@peer=$$(tools/build-bench-peer.sh policy) && \
+	  $(BUILD_DIR)/bench/judge_bench --peer "$$peer"
 
 FUZZ_SECONDS ?= 60
 fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus

@@ -142,7 +142,8 @@ std::string FormatJson(const std::vector<Finding>& findings) {
     }
     results.push_back(std::move(result));
   }
-  return Json{{"results", results}}.dump(2) + "\n";
+  // Names and messages may carry bytes that are not UTF-8 (they come from the input).
+  return Json{{"results", results}}.dump(2, ' ', false, Json::error_handler_t::replace) + "\n";
 }
 
 int RunCheck(const std::vector<std::string>& args, std::istream& in, std::ostream& out,

@@ -116,7 +116,7 @@ class BotChecker {
         if (limit == nullptr) {
           continue;
         }
-        std::string text = limit->is_string() ? limit->get<std::string>() : limit->dump();
+        std::string text = limit->is_string() ? limit->get<std::string>() : Dump(*limit);
         auto quantity = Quantity::Parse(text);
         if (!quantity) {
           Add("resources", path.Key(name), quantity.error().message);
@@ -144,7 +144,7 @@ class BotChecker {
                std::find(checks_.runtime_classes.begin(), checks_.runtime_classes.end(),
                          name->get<std::string>()) == checks_.runtime_classes.end()) {
       Add("runtimeClass", field,
-          "Unsupported value: " + name->dump() + ": supported values: " + supported);
+          "Unsupported value: " + Dump(*name) + ": supported values: " + supported);
     }
   }
 

@@ -18,6 +18,10 @@ const Json* Get(const Json* object, std::string_view key) {
   return &it->second;
 }
 
+std::string Dump(const Json& value) {
+  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
 FieldPath FieldPath::With(Part part) const {
   FieldPath next = *this;
   if (next.size_ < next.parts_.size()) {

@@ -18,6 +18,9 @@ namespace botsec::policy::internal {
 // null.
 const Json* Get(const Json* object, std::string_view key);
 
+// A value as JSON text for a message; bytes that are not UTF-8 become U+FFFD instead of throwing.
+std::string Dump(const Json& value);
+
 // "spec.containers[0].securityContext.privileged", kept as parts (views of literals and of the
 // judged object, which outlive it) and written out by str() only when reported.
 class FieldPath {

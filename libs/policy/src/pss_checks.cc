@@ -124,7 +124,7 @@ class Checker {
     if (BoolOf(value) != Tri::kWrongType) {
       return false;
     }
-    Add(check, field, "Invalid value: " + value->dump() + ": must be a boolean");
+    Add(check, field, "Invalid value: " + Dump(*value) + ": must be a boolean");
     return true;
   }
   // A boolean field that must not be true.
@@ -212,7 +212,7 @@ class Checker {
         const Json& each = (*add)[i];
         if (!each.is_string() || each.get_ref<const std::string&>() != "NET_BIND_SERVICE") {
           Add("capabilities_restricted", field.Index(i),
-              "Forbidden: " + each.dump() + ": only \"NET_BIND_SERVICE\" may be added");
+              "Forbidden: " + Dump(each) + ": only \"NET_BIND_SERVICE\" may be added");
         }
       }
     }
@@ -274,7 +274,7 @@ class Checker {
         const Json* host_port = Get(&(*ports)[i], "hostPort");
         if (host_port != nullptr && !(host_port->is_number_integer() && *host_port == 0)) {
           Add("hostPorts", c.path.Key("ports").Index(i).Key("hostPort"),
-              "Forbidden: " + host_port->dump() + ": host ports are not allowed");
+              "Forbidden: " + Dump(*host_port) + ": host ports are not allowed");
         }
       }
     }
@@ -349,7 +349,7 @@ class Checker {
       const Json* proc_mount = Get(SecurityContext(c), "procMount");
       if (proc_mount != nullptr && StringOf(proc_mount) != "Default") {
         Add(check, c.path.Key("securityContext").Key("procMount"),
-            "Unsupported value: " + proc_mount->dump() + ": supported values: \"Default\"" +
+            "Unsupported value: " + Dump(*proc_mount) + ": supported values: \"Default\"" +
                 (relax_for_user_namespace ? " (any, with spec.hostUsers: false)" : ""));
       }
     }
@@ -474,7 +474,7 @@ class Checker {
       }
       if (!value->is_number_integer()) {
         Add("runAsUser", path.Key("runAsUser"),
-            "Invalid value: " + value->dump() + ": must be an integer");
+            "Invalid value: " + Dump(*value) + ": must be an integer");
       } else if (*value == 0) {
         Add("runAsUser", path.Key("runAsUser"), "Forbidden: must not be 0 (root)");
       }

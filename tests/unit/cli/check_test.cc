@@ -130,6 +130,14 @@ TEST_F(CheckTest, APolicyFileSetsTheRules) {
   EXPECT_NE(out_.str().find("spec.runtimeClassName: Required value"), std::string::npos);
 }
 
+TEST_F(CheckTest, BytesThatAreNotUtf8NeverBreakTheJsonReport) {
+  std::string pod = std::string(kGoodPod) + "        procMount: \"\xff\xfe\"\n";
+  EXPECT_EQ(Run({"-o", "json", "-"}, pod), kExitViolations) << err_.str();
+  auto report = nlohmann::json::parse(out_.str());
+  EXPECT_EQ(report["results"][0]["violations"][0]["field"],
+            "spec.containers[0].securityContext.procMount");
+}
+
 TEST_F(CheckTest, HelpShowsExamples) {
   EXPECT_EQ(Run({"--help"}), kExitPass);
   EXPECT_NE(out_.str().find("helm template charts/app | botsec check -"), std::string::npos);

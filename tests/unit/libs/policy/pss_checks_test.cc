@@ -2,6 +2,7 @@
 // at pod level where the field exists there), crossed with the pod-level settings that can allow
 // or forbid it. The field path of each violation is exact.
 #include <algorithm>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -332,6 +333,94 @@ TEST(PssChecksTest, FindsThePodTemplateInEveryWorkloadKind) {
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, "spec.template: Required value");
   EXPECT_FALSE(IsPodCarrier(Json{{"kind", "Service"}}));
+}
+
+}  // namespace
+}  // namespace botsec::policy
+
+namespace botsec::policy {
+namespace {
+
+// Pod level {allowed value, forbidden value, unset} crossed with the main container's, the other
+// containers left unset; the verdict must equal upstream's rule, written out here independently.
+TEST(PssOverrideMatrixTest, PodLevelCrossedWithContainerLevel) {
+  struct Field {
+    std::string name;
+    Json::json_pointer pointer;  // under securityContext
+    std::vector<Json> pod_values;
+    std::vector<Json> container_values;
+    std::function<bool(const Json& pod, const Json& container)> allowed;
+  };
+  auto valid_seccomp = [](const Json& v) {
+    return v.is_object() && (v["type"] == "RuntimeDefault" || v["type"] == "Localhost");
+  };
+  const std::vector<Field> fields = {
+      {"runAsNonRoot",
+       Json::json_pointer("/runAsNonRoot"),
+       {true, false, nullptr},
+       {true, false, nullptr},
+       // Init and debug containers are unset: only the pod's true can cover them.
+       [](const Json& pod, const Json& c) { return pod == true && c != false; }},
+      {"runAsUser",
+       Json::json_pointer("/runAsUser"),
+       {1000, 0, nullptr},
+       {1000, 0, nullptr},
+       [](const Json& pod, const Json& c) { return pod != 0 && c != 0; }},
+      {"seccompProfile",
+       Json::json_pointer("/seccompProfile"),
+       {{{"type", "RuntimeDefault"}}, {{"type", "Unconfined"}}, nullptr},
+       {{{"type", "Localhost"}, {"localhostProfile", "p"}}, {{"type", "Unconfined"}}, nullptr},
+       [&](const Json& pod, const Json& c) {
+         return valid_seccomp(pod) && (c.is_null() || valid_seccomp(c));
+       }},
+      {"appArmorProfile",
+       Json::json_pointer("/appArmorProfile"),
+       {{{"type", "RuntimeDefault"}}, {{"type", "Unconfined"}}, nullptr},
+       {{{"type", "Localhost"}, {"localhostProfile", "p"}}, {{"type", "Unconfined"}}, nullptr},
+       [](const Json& pod, const Json& c) {
+         return (pod.is_null() || pod["type"] != "Unconfined") &&
+                (c.is_null() || c["type"] != "Unconfined");
+       }},
+  };
+  int cases = 0;
+  for (const Field& field : fields) {
+    for (const Json& pod_value : field.pod_values) {
+      for (const Json& container_value : field.container_values) {
+        Json pod = RestrictedPod();
+        Json& pod_context = pod["spec"]["securityContext"];
+        Json& main_context = pod["spec"]["containers"][0]["securityContext"];
+        pod_context.erase(field.pointer.back());
+        if (!pod_value.is_null()) {
+          pod_context[field.pointer] = pod_value;
+        }
+        if (!container_value.is_null()) {
+          main_context[field.pointer] = container_value;
+        }
+        if (field.name != "seccompProfile" && !pod_context.contains("seccompProfile")) {
+          pod_context["seccompProfile"] = {{"type", "RuntimeDefault"}};
+        }
+        auto violations = Violations(pod, Profile::kPssRestricted);
+        EXPECT_EQ(violations.empty(), field.allowed(pod_value, container_value))
+            << field.name << " pod=" << pod_value << " container=" << container_value
+            << Dump(violations);
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 36);
+}
+
+TEST(PssChecksTest, SidecarInitContainersAreJudgedLikeTheRest) {
+  Json pod = RestrictedPod();
+  Json sidecar = pod["spec"]["initContainers"][0];
+  sidecar["name"] = "proxy";
+  sidecar["restartPolicy"] = "Always";
+  sidecar["securityContext"]["capabilities"]["add"] = {"NET_ADMIN"};
+  pod["spec"]["initContainers"].push_back(sidecar);
+  auto violations = Violations(pod, Profile::kPssRestricted);
+  EXPECT_TRUE(Has(violations, "capabilities_restricted",
+                  "spec.initContainers[1].securityContext.capabilities.add[0]"))
+      << Dump(violations);
 }
 
 }  // namespace
