@@ -16,6 +16,12 @@ kubectl version
 step "3. Two simulated nodes (KWOK), ready for pods"
 kubectl get nodes -o wide
 
+step "4. botsec check: the webhook's policy engine, offline — a bot as people first write it"
+botsec="$repo/build/bin/botsec"
+"$botsec" check "$repo/docs/examples/unsafe-bot.yaml" || echo "(exit $?: refused)"
+step "5. ... and the same bot fenced in"
+"$botsec" check "$repo/docs/examples/safe-bot.yaml" && echo "(exit 0: allowed)"
+
 echo
 echo "The control plane keeps running. Use it with:"
 echo "  export KUBECONFIG=$dir/kubeconfig PATH=$dir/bin:\$PATH"
