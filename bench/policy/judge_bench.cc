@@ -13,7 +13,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -25,6 +24,7 @@
 #include <new>
 #include <sstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <vector>
 
@@ -79,14 +79,19 @@ struct Pod {         // NOLINT(bugprone-exception-escape)
   std::size_t containers = 0;
 };
 
-// One row: a timed loop of one operation.
+// How many times each row is timed; its figure is the median, its spread the slowest less the
+// fastest over the median. The peer does the same.
+constexpr int kRepetitions = 5;
+
+// One row: a timed loop of one operation, in kRepetitions parts.
 struct Timing {
-  std::uint64_t operations = 0;
-  double seconds = 0;
-  double allocations = 0;  // per operation
-  double bytes = 0;        // allocated per operation
-  [[nodiscard]] double PerSecond() const { return static_cast<double>(operations) / seconds; }
-  [[nodiscard]] double NsPerOp() const { return seconds * 1e9 / static_cast<double>(operations); }
+  std::uint64_t operations = 0;  // over all repetitions
+  double seconds = 0;            // CPU time, over all repetitions
+  double ns_per_op = 0;          // median of the repetitions
+  double spread = 0;             // (slowest - fastest) / median
+  double allocations = 0;        // per operation
+  double bytes = 0;              // allocated per operation
+  [[nodiscard]] double PerSecond() const { return 1e9 / ns_per_op; }
 };
 
 // What the peer measured on one pod.
@@ -134,41 +139,61 @@ botsec::core::Result<std::vector<Pod>> LoadPods(const std::string& dir) {
   return pods;
 }
 
+// The CPU time this process has run, user and system (getrusage, as the peer reads it): time the
+// scheduler gives other processes on a shared machine is not counted. On an idle machine it is
+// the wall time, as nothing else runs in this process.
+double CpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+  };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
 // Warms `op` up for a tenth of `seconds`, sizing its batches to about a millisecond on the way so
-// that reading the clock costs nothing, then runs batches for at least `seconds`. `op` returns
-// how many violations it found, which must be `expect` every time: that checks each judgement
-// and keeps the compiler from dropping any.
+// that reading the clock costs nothing, then times kRepetitions runs of batches for at least
+// `seconds` / kRepetitions of CPU time each. `op` returns how many violations it found, which
+// must be `expect` every time: that checks each judgement and keeps the compiler from dropping
+// any.
 template <typename Op>
 botsec::core::Result<Timing> Measure(double seconds, std::size_t expect, Op op) {
-  using Clock = std::chrono::steady_clock;
-  const auto budget = std::chrono::duration<double>(seconds);
   std::uint64_t batch = 1;
   std::uint64_t wrong = 0;
-  for (auto warm = Clock::now(); Clock::now() - warm < budget / 10;) {
-    auto start = Clock::now();
+  for (double warm = CpuSeconds(); CpuSeconds() - warm < seconds / 10;) {
+    double start = CpuSeconds();
     for (std::uint64_t i = 0; i < batch; ++i) {
       wrong += op() != expect ? 1 : 0;
     }
-    if (Clock::now() - start < std::chrono::milliseconds(1)) {
+    if (CpuSeconds() - start < 1e-3) {
       batch *= 2;
     }
   }
   Timing timing;
+  std::array<double, kRepetitions> ns{};
   const std::uint64_t allocations = t_allocations;
   const std::uint64_t bytes = t_allocated_bytes;
-  const auto start = Clock::now();
-  std::chrono::duration<double> elapsed{0};
-  while (elapsed < budget) {
-    for (std::uint64_t i = 0; i < batch; ++i) {
-      wrong += op() != expect ? 1 : 0;
+  for (double& each : ns) {
+    std::uint64_t operations = 0;
+    const double start = CpuSeconds();
+    double elapsed = 0;
+    while (elapsed < seconds / kRepetitions) {
+      for (std::uint64_t i = 0; i < batch; ++i) {
+        wrong += op() != expect ? 1 : 0;
+      }
+      operations += batch;
+      elapsed = CpuSeconds() - start;
     }
-    timing.operations += batch;
-    elapsed = Clock::now() - start;
+    each = elapsed * 1e9 / static_cast<double>(operations);
+    timing.operations += operations;
+    timing.seconds += elapsed;
   }
   const auto n = static_cast<double>(timing.operations);
-  timing.seconds = elapsed.count();
   timing.allocations = static_cast<double>(t_allocations - allocations) / n;
   timing.bytes = static_cast<double>(t_allocated_bytes - bytes) / n;
+  std::sort(ns.begin(), ns.end());
+  timing.ns_per_op = ns[kRepetitions / 2];
+  timing.spread = (ns.back() - ns.front()) / timing.ns_per_op;
   if (wrong != 0) {
     return Fail(ErrorCode::kInternal, std::to_string(wrong) + " judgements found other than " +
                                           std::to_string(expect) + " violations");
@@ -232,16 +257,24 @@ botsec::core::Result<std::map<std::string, PeerRow>> RunPeer(const std::string& 
       return false;
     }
     const Json& t = row[key];
-    for (const char* field : {"evaluations", "seconds", "allocs_per_op", "bytes_per_op"}) {
+    for (const char* field : {"evaluations", "seconds", "ns_per_op", "ns_per_op_min",
+                              "ns_per_op_max", "allocs_per_op", "bytes_per_op"}) {
       if (!t.contains(field) || !t[field].is_number()) {
         return false;
       }
     }
     into = {.operations = t["evaluations"].get<std::uint64_t>(),
             .seconds = t["seconds"].get<double>(),
+            .ns_per_op = t["ns_per_op"].get<double>(),
+            .spread = 0,
             .allocations = t["allocs_per_op"].get<double>(),
             .bytes = t["bytes_per_op"].get<double>()};
-    return into.operations > 0 && into.seconds > 0;
+    if (into.operations == 0 || into.ns_per_op <= 0) {
+      return false;
+    }
+    into.spread =
+        (t["ns_per_op_max"].get<double>() - t["ns_per_op_min"].get<double>()) / into.ns_per_op;
+    return true;
   };
   std::map<std::string, PeerRow> rows;
   std::istringstream lines(output);
@@ -268,16 +301,21 @@ botsec::core::Result<std::map<std::string, PeerRow>> RunPeer(const std::string& 
   return rows;
 }
 
-void PrintRow(const char* name, const Timing& t, const std::string& verdict) {
-  std::printf("  %-34s %12.0f %10.0f %10.1f %10.0f  %s\n", name, t.PerSecond(), t.NsPerOp(),
-              t.allocations, t.bytes, verdict.c_str());
+void PrintHeader() {
+  std::printf("  %-34s %12s %9s %7s %10s %10s  %s\n", "", "judgements/s", "ns/pod", "spread",
+              "allocs/pod", "bytes/pod", "verdict");
 }
 
-void PrintRatio(const char* name, const Timing& botsec, const Timing& peer) {
+void PrintRow(const std::string& name, const Timing& t, const std::string& verdict) {
+  std::printf("  %-34s %12.0f %9.0f %6.0f%% %10.1f %10.0f  %s\n", name.c_str(), t.PerSecond(),
+              t.ns_per_op, t.spread * 100, t.allocations, t.bytes, verdict.c_str());
+}
+
+void PrintRatio(const std::string& name, const Timing& botsec, const Timing& peer) {
   auto ratio = [](double a, double b) { return b > 0 ? a / b : 0.0; };
-  std::printf("  %-34s %12s %9.2fx %9.2fx %9.2fx\n", name, "",
-              ratio(botsec.NsPerOp(), peer.NsPerOp()), ratio(botsec.allocations, peer.allocations),
-              ratio(botsec.bytes, peer.bytes));
+  std::printf("  %-34s %12s %8.2fx %7s %9.2fx %9.2fx\n", name.c_str(), "",
+              ratio(botsec.ns_per_op, peer.ns_per_op), "",
+              ratio(botsec.allocations, peer.allocations), ratio(botsec.bytes, peer.bytes));
 }
 
 std::string Verdict(std::size_t violations, const char* unit) {
@@ -384,8 +422,7 @@ int Run(const std::string& dir, double seconds, const std::string& peer) {
     const PodFigures& f = measured[i];
     std::printf("\n%s: %zu bytes of JSON, %zu init + %zu containers\n", pod.name.c_str(),
                 pod.raw.size(), pod.init_containers, pod.containers);
-    std::printf("  %-34s %12s %10s %10s %10s  %s\n", "", "judgements/s", "ns/pod", "allocs/pod",
-                "bytes/pod", "verdict");
+    PrintHeader();
     PrintRow("botsec pss-restricted", f.restricted, Verdict(f.restricted_violations, "violations"));
     PrintRow("botsec bot", f.bot, Verdict(f.bot_violations, "violations"));
     auto found = peer_rows.find(pod.name);
@@ -396,12 +433,11 @@ int Run(const std::string& dir, double seconds, const std::string& peer) {
     if (found != peer_rows.end()) {
       const PeerRow& p = found->second;
       const std::string psa = "PSA " + p.peer.substr(p.peer.rfind(' ') + 1) + " restricted";
-      PrintRow(psa.c_str(), p.evaluate, Verdict(p.forbidden_checks, "checks"));
+      PrintRow(psa, p.evaluate, Verdict(p.forbidden_checks, "checks"));
       PrintRatio("ratio botsec/PSA (restricted)", f.restricted, p.evaluate);
       PrintRow("botsec pss-restricted + parse", f.restricted_parse,
                Verdict(f.restricted_violations, "violations"));
-      PrintRow((psa + " + decode").c_str(), p.decode_evaluate,
-               Verdict(p.forbidden_checks, "checks"));
+      PrintRow(psa + " + decode", p.decode_evaluate, Verdict(p.forbidden_checks, "checks"));
       PrintRatio("ratio botsec/PSA (+ parse)", f.restricted_parse, p.decode_evaluate);
       if ((f.restricted_violations == 0) != p.allowed) {
         ++disagreements;
@@ -418,14 +454,21 @@ int Run(const std::string& dir, double seconds, const std::string& peer) {
                Verdict(f.restricted_violations, "violations"));
     }
   }
+  std::printf("\npods judged per second on one core, bot profile:\n");
+  for (std::size_t i = 0; i < pods.size(); ++i) {
+    std::printf("  %-34s %12.0f\n", pods[i].name.c_str(), measured[i].bot.PerSecond());
+  }
   std::printf(
-      "\n  ratios: botsec/PSA of ns/pod, allocs/pod and bytes/pod; below 1x: botsec is faster /"
+      "\n  ns/pod: CPU time of the process (getrusage) per pod, median of %d timed parts;\n"
+      "  spread: (slowest - fastest) / median.\n"
+      "  ratios: botsec/PSA of ns/pod, allocs/pod and bytes/pod; below 1x: botsec is faster /"
       " allocates less.\n"
       "  botsec judges a parsed nlohmann::json document; PSA evaluates a typed corev1.Pod decoded\n"
       "  once (EvaluatePod + AggregateCheckResults, + ForbiddenDetail when denied, as its\n"
       "  admission plugin does), GOMAXPROCS=1, its GC in the figures. \"+ parse\": the raw bytes\n"
       "  parsed (nlohmann::json::parse) or decoded (sigs.k8s.io/json into corev1.Pod) each time.\n"
-      "  botsec counts one violation per field; PSA one failed check per kind of problem.\n");
+      "  botsec counts one violation per field; PSA one failed check per kind of problem.\n",
+      kRepetitions);
   if (disagreements != 0) {
     std::cerr << "judge_bench: botsec pss-restricted and the peer disagree on " << disagreements
               << " pod(s): see above\n";

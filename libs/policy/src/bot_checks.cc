@@ -45,7 +45,9 @@ class BotChecker {
 
  private:
   void Add(std::string_view check, const FieldPath& field, std::string message) {
-    out_.push_back({std::string(check), field.str(), std::move(message)});
+    if (out_.size() < kMaxViolations) {
+      out_.push_back({std::string(check), field.str(), std::move(message)});
+    }
   }
 
   void ReadOnlyRootFilesystem() {

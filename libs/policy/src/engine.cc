@@ -45,8 +45,9 @@ const Carrier* CarrierOf(const Json& object) {
   if (kind == object.end() || !kind->is_string()) {
     return nullptr;
   }
+  const auto& name = kind->get_ref<const std::string&>();
   for (const Carrier& carrier : kCarriers) {
-    if (*kind == carrier.kind) {
+    if (name == carrier.kind) {
       return &carrier;
     }
   }
@@ -98,7 +99,7 @@ Result<Profile> ParseProfile(std::string_view name) {
   }
   return Fail(ErrorCode::kInvalidArgument,
               "profile: Unsupported value: \"" + std::string(name) +
-                  "\": supported values: \"pss-baseline\", \"pss-restricted\", \"bot\"");
+                  R"(": supported values: "pss-baseline", "pss-restricted", "bot")");
 }
 
 bool IsPodCarrier(const Json& object) { return CarrierOf(object) != nullptr; }
@@ -158,6 +159,12 @@ std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& pol
   }
   if (!policy.exemptions.empty()) {
     DropExemptContainers(ref, policy, violations);
+  }
+  if (violations.size() >= kMaxViolations) {
+    violations.push_back({"tooManyViolations", ref.spec_path,
+                          "Forbidden: more than " + std::to_string(kMaxViolations) +
+                              " violations; the first " + std::to_string(kMaxViolations) +
+                              " are listed"});
   }
   return violations;
 }

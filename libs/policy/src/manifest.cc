@@ -27,7 +27,7 @@ bool IsList(const Json& object) {
   if (kind == object.end() || !kind->is_string()) {
     return false;
   }
-  const std::string& name = kind->get_ref<const std::string&>();
+  const auto& name = kind->get_ref<const std::string&>();
   return name.size() >= 4 && name.compare(name.size() - 4, 4, "List") == 0 &&
          object.contains("items");
 }

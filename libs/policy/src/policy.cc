@@ -51,11 +51,10 @@ Result<void> OnlyKnownKeys(const YAML::Node& node, const std::string& path,
     std::string list;
     for (std::string_view k : known) {
       found = found || key == k;
-      list += (list.empty() ? "" : ", ") + std::string(k);
+      list.append(list.empty() ? "" : ", ").append(k);
     }
     if (!found) {
-      return Fail(Bad(entry.first, path.empty() ? key : path + "." + key,
-                      "unknown key (known: " + list + ")"));
+      return Fail(Bad(entry.first, Join(path, key), "unknown key (known: " + list + ")"));
     }
   }
   return {};
@@ -140,6 +139,50 @@ Result<void> CheckCidr(const YAML::Node& node, const std::string& path, const st
   return {};
 }
 
+Result<void> ReadResourceChecks(const YAML::Node& node, const std::string& path,
+                                BotChecks& checks) {
+  if (auto known = OnlyKnownKeys(node, path, {"requireLimits", "maxLimits"}); !known) {
+    return known;
+  }
+  if (node["requireLimits"]) {
+    auto flag = ReadBool(node["requireLimits"], path + ".requireLimits");
+    if (!flag) {
+      return Fail(flag.error());
+    }
+    checks.require_limits = *flag;
+  }
+  if (node["maxLimits"]) {
+    auto bounds =
+        ReadBounds(node["maxLimits"], path + ".maxLimits", {"cpu", "memory", "ephemeral-storage"});
+    if (!bounds) {
+      return Fail(bounds.error());
+    }
+    checks.max_limits = *std::move(bounds);
+  }
+  return {};
+}
+
+Result<void> ReadImageChecks(const YAML::Node& node, const std::string& path, BotChecks& checks) {
+  if (auto known = OnlyKnownKeys(node, path, {"registries", "requireDigest"}); !known) {
+    return known;
+  }
+  if (node["registries"]) {
+    auto registries = ReadStrings(node["registries"], path + ".registries");
+    if (!registries) {
+      return Fail(registries.error());
+    }
+    checks.registries = *std::move(registries);
+  }
+  if (node["requireDigest"]) {
+    auto flag = ReadBool(node["requireDigest"], path + ".requireDigest");
+    if (!flag) {
+      return Fail(flag.error());
+    }
+    checks.require_digest = *flag;
+  }
+  return {};
+}
+
 Result<void> ReadChecks(const YAML::Node& node, BotChecks& checks) {
   if (auto known = OnlyKnownKeys(node, "checks",
                                  {"readOnlyRootFilesystem", "serviceAccountToken", "resources",
@@ -151,6 +194,7 @@ Result<void> ReadChecks(const YAML::Node& node, BotChecks& checks) {
     std::string key = entry.first.Scalar();
     std::string path = "checks." + key;
     const YAML::Node& value = entry.second;
+    Result<void> read;
     if (key == "readOnlyRootFilesystem" || key == "serviceAccountToken") {
       auto flag = ReadBool(value, path);
       if (!flag) {
@@ -159,24 +203,7 @@ Result<void> ReadChecks(const YAML::Node& node, BotChecks& checks) {
       (key == "readOnlyRootFilesystem" ? checks.read_only_root_filesystem
                                        : checks.allow_service_account_token) = *flag;
     } else if (key == "resources") {
-      if (auto known = OnlyKnownKeys(value, path, {"requireLimits", "maxLimits"}); !known) {
-        return known;
-      }
-      if (value["requireLimits"]) {
-        auto flag = ReadBool(value["requireLimits"], path + ".requireLimits");
-        if (!flag) {
-          return Fail(flag.error());
-        }
-        checks.require_limits = *flag;
-      }
-      if (value["maxLimits"]) {
-        auto bounds = ReadBounds(value["maxLimits"], path + ".maxLimits",
-                                 {"cpu", "memory", "ephemeral-storage"});
-        if (!bounds) {
-          return Fail(bounds.error());
-        }
-        checks.max_limits = *std::move(bounds);
-      }
+      read = ReadResourceChecks(value, path, checks);
     } else if (key == "runtimeClasses") {
       auto names = ReadStrings(value, path);
       if (!names) {
@@ -184,23 +211,10 @@ Result<void> ReadChecks(const YAML::Node& node, BotChecks& checks) {
       }
       checks.runtime_classes = *std::move(names);
     } else if (key == "images") {
-      if (auto known = OnlyKnownKeys(value, path, {"registries", "requireDigest"}); !known) {
-        return known;
-      }
-      if (value["registries"]) {
-        auto registries = ReadStrings(value["registries"], path + ".registries");
-        if (!registries) {
-          return Fail(registries.error());
-        }
-        checks.registries = *std::move(registries);
-      }
-      if (value["requireDigest"]) {
-        auto flag = ReadBool(value["requireDigest"], path + ".requireDigest");
-        if (!flag) {
-          return Fail(flag.error());
-        }
-        checks.require_digest = *flag;
-      }
+      read = ReadImageChecks(value, path, checks);
+    }
+    if (!read) {
+      return read;
     }
   }
   return {};
@@ -437,12 +451,12 @@ Result<Policy> ParsePolicy(std::string_view yaml) {
     if (root["apiVersion"] && root["apiVersion"].Scalar() != "botsec.io/v1alpha1") {
       return Fail(Bad(root["apiVersion"], "apiVersion",
                       "Unsupported value: \"" + root["apiVersion"].Scalar() +
-                          "\": supported values: \"botsec.io/v1alpha1\""));
+                          R"(": supported values: "botsec.io/v1alpha1")"));
     }
     if (root["kind"] && root["kind"].Scalar() != "Policy") {
       return Fail(Bad(
           root["kind"], "kind",
-          "Unsupported value: \"" + root["kind"].Scalar() + "\": supported values: \"Policy\""));
+          "Unsupported value: \"" + root["kind"].Scalar() + R"(": supported values: "Policy")"));
     }
     Policy policy = Policy::Default();
     if (root["profile"]) {

@@ -117,7 +117,9 @@ class Checker {
 
  private:
   void Add(std::string_view check, const FieldPath& field, std::string message) {
-    out_.push_back({std::string(check), field.str(), std::move(message)});
+    if (out_.size() < kMaxViolations) {
+      out_.push_back({std::string(check), field.str(), std::move(message)});
+    }
   }
   // Reports a wrong type and returns true when `value` is present but not a boolean.
   bool WrongBool(std::string_view check, const Json* value, const FieldPath& field) {
@@ -311,7 +313,7 @@ class Checker {
       if (!profile.empty() && profile != "runtime/default" && profile.rfind("localhost/", 0) != 0) {
         Add("appArmorProfile", meta_.Key("annotations").Subscript(key),
             "Unsupported value: " + Quote(profile) +
-                ": supported values: \"runtime/default\", \"localhost/*\"");
+                R"(: supported values: "runtime/default", "localhost/*")");
       }
     }
   }
@@ -376,7 +378,7 @@ class Checker {
         ProfileType("seccompProfile_restricted", profile, field);
       } else if (!pod_set) {
         Add("seccompProfile_restricted", field.Key("type"),
-            "Required value: must be \"RuntimeDefault\" or \"Localhost\" here or in " +
+            R"(Required value: must be "RuntimeDefault" or "Localhost" here or in )" +
                 pod_field.Key("type").str());
       }
     }

@@ -1,5 +1,6 @@
 #include "botsec/policy/yaml.h"
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cmath>
@@ -23,12 +24,7 @@ std::string Where(const YAML::Mark& mark) {
 }
 
 bool OneOf(std::string_view text, std::initializer_list<std::string_view> words) {
-  for (std::string_view word : words) {
-    if (text == word) {
-      return true;
-    }
-  }
-  return false;
+  return std::ranges::any_of(words, [text](std::string_view word) { return text == word; });
 }
 
 // An integer as go-yaml v2 reads one: underscores ignored, base from the prefix (0x, 0b, and a
@@ -206,14 +202,12 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
       if (!merged) {
         return merged;
       }
-      if (merged->is_object()) {
-        merges.push_back(*std::move(merged));
-      } else if (merged->is_array()) {
+      if (merged->is_array()) {
         for (Json& each : *merged) {
           merges.push_back(std::move(each));
         }
       } else {
-        merges.push_back(*std::move(merged));  // refused just below
+        merges.push_back(*std::move(merged));  // anything but a mapping is refused just below
       }
       for (const Json& each : merges) {
         if (!each.is_object()) {

@@ -305,6 +305,20 @@ TEST(PssChecksTest, EveryViolationIsReportedNotJustTheFirst) {
   EXPECT_EQ(violations.size(), 5U) << Dump(violations);
 }
 
+TEST(PssChecksTest, AHugePodCostsBoundedViolations) {
+  Json pod = RestrictedPod();
+  Json bad = {{"name", "x"}, {"image", "x"}, {"securityContext", {{"privileged", true}}}};
+  pod["spec"]["containers"] = Json::array();
+  for (int i = 0; i < 3000; ++i) {
+    pod["spec"]["containers"].push_back(bad);
+  }
+  auto violations = Violations(pod, Profile::kBot);
+  ASSERT_EQ(violations.size(), kMaxViolations + 1);
+  EXPECT_EQ(violations.back().check, "tooManyViolations");
+  EXPECT_EQ(violations.back().message,
+            "Forbidden: more than 1000 violations; the first 1000 are listed");
+}
+
 TEST(PssChecksTest, FindsThePodTemplateInEveryWorkloadKind) {
   Json pod = RestrictedPod();
   pod["spec"]["hostIPC"] = true;

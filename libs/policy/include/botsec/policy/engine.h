@@ -13,6 +13,7 @@
 #ifndef BOTSEC_POLICY_ENGINE_H_
 #define BOTSEC_POLICY_ENGINE_H_
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -55,6 +56,10 @@ core::Result<PodTemplateRef> FindPodTemplate(const Json& object);
 bool IsPodCarrier(const Json& object);
 
 struct Policy;
+
+// At most this many violations are listed for one object, and then one more saying so: a
+// manifest crafted to break every check in a million containers costs bounded memory.
+inline constexpr std::size_t kMaxViolations = 1000;
 
 // Every violation of `policy` in the pod spec `ref` points at. The checks read the spec as the
 // API server stores it; a value of the wrong type is itself a violation (fail closed). Containers

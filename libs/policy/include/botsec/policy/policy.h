@@ -29,6 +29,7 @@
 #ifndef BOTSEC_POLICY_POLICY_H_
 #define BOTSEC_POLICY_POLICY_H_
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -80,8 +81,8 @@ struct SandboxBounds {
 
 // Link-local (where cloud metadata services live: 169.254.169.254, 169.254.170.2), IPv6
 // link-local, AWS's IPv6 metadata address and Alibaba Cloud's metadata address.
-inline constexpr std::string_view kAlwaysNeverReach[] = {"169.254.0.0/16", "fe80::/10",
-                                                         "fd00:ec2::254/128", "100.100.100.200/32"};
+inline constexpr std::array<std::string_view, 4> kAlwaysNeverReach = {
+    "169.254.0.0/16", "fe80::/10", "fd00:ec2::254/128", "100.100.100.200/32"};
 
 struct Policy {
   Profile profile = Profile::kBot;
