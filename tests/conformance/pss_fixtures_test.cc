@@ -108,7 +108,7 @@ class PssFixturesTest : public ::testing::Test {
   }
 
   // Judges every file of level/version/{pass,fail} with `profile`; returns how many were judged.
-  int JudgeLevel(const std::string& level, Profile profile) {
+  int JudgeLevel(const std::string& level, Profile profile) const {
     int judged = 0;
     int agreed = 0;
     for (const std::string verdict : {"pass", "fail"}) {

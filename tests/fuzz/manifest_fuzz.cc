@@ -19,8 +19,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   policy.checks.require_digest = true;
   policy.checks.runtime_classes = {"gvisor"};
   for (const auto& manifest : *manifests) {
-    for (auto profile : {botsec::policy::Profile::kPssBaseline,
-                         botsec::policy::Profile::kPssRestricted}) {
+    for (auto profile :
+         {botsec::policy::Profile::kPssBaseline, botsec::policy::Profile::kPssRestricted}) {
       (void)botsec::policy::Judge(manifest.object, profile);
     }
     (void)botsec::policy::Judge(manifest.object, policy);

@@ -64,6 +64,25 @@ const FlagSet::Spec* FlagSet::Find(std::string_view name) const {
   return it == specs_.end() ? nullptr : &*it;
 }
 
+std::string FlagSet::ExpandShorthand(std::string_view arg) const {
+  if (arg.starts_with("--") || arg.size() < 2) {
+    return "";
+  }
+  auto it = shorthands_.find(arg[1]);
+  if (it == shorthands_.end()) {
+    return "";
+  }
+  std::string_view rest = arg.substr(2);
+  if (rest.starts_with("=")) {
+    rest.remove_prefix(1);
+  }
+  std::string expanded = "--" + it->second;
+  if (arg.size() > 2) {
+    expanded.append("=").append(rest);
+  }
+  return expanded;
+}
+
 Result<ParsedFlags> FlagSet::Parse(std::span<const std::string_view> args) const {
   ParsedFlags parsed;
   for (const Spec& spec : specs_) {
@@ -83,17 +102,9 @@ Result<ParsedFlags> FlagSet::Parse(std::span<const std::string_view> args) const
     if (arg == "-h") {
       arg = "--help";
     }
-    std::string expanded;
-    if (!arg.starts_with("--") && arg.size() >= 2) {
-      if (auto it = shorthands_.find(arg[1]); it != shorthands_.end()) {
-        std::string_view rest = arg.substr(2);
-        if (rest.starts_with("=")) {
-          rest.remove_prefix(1);
-        }
-        expanded =
-            "--" + it->second + (rest.empty() && arg.size() == 2 ? "" : "=" + std::string(rest));
-        arg = expanded;
-      }
+    std::string expanded = ExpandShorthand(arg);
+    if (!expanded.empty()) {
+      arg = expanded;
     }
     if (!arg.starts_with("--")) {
       return Fail(ErrorCode::kInvalidArgument,
@@ -135,6 +146,15 @@ Result<ParsedFlags> FlagSet::Parse(std::span<const std::string_view> args) const
   return parsed;
 }
 
+std::string FlagSet::ShorthandOf(std::string_view name) const {
+  for (const auto& [letter, long_name] : shorthands_) {
+    if (long_name == name) {
+      return std::string("-") + letter + ", ";
+    }
+  }
+  return "";
+}
+
 FlagSet& FlagSet::Shorthand(char letter, std::string name) {
   shorthands_[letter] = std::move(name);
   return *this;
@@ -145,12 +165,7 @@ std::string FlagSet::Usage() const {
   out << program_ << ": " << summary_ << "\n\nUsage:\n  " << program_ << ' ' << usage_
       << "\n\nFlags:\n";
   for (const Spec& spec : specs_) {
-    std::string left = "--" + spec.name;
-    for (const auto& [letter, name] : shorthands_) {
-      if (name == spec.name) {
-        left = std::string("-") + letter + ", " + left;
-      }
-    }
+    std::string left = ShorthandOf(spec.name) + "--" + spec.name;
     if (!spec.is_bool) {
       left += ' ';
       left += spec.value_name;

@@ -158,7 +158,7 @@ Json ResolvePlain(const std::string& text) {
 
 // Aliases can expand a small document enormously ("billion laughs"): every converted node
 // counts against a budget.
-constexpr std::size_t kMaxNodes = 1000000;
+constexpr std::size_t kMaxNodes = 100000;
 
 Result<Json> Convert(const YAML::Node& node, int depth, std::size_t& budget);
 

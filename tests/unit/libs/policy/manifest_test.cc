@@ -43,7 +43,7 @@ TEST(ManifestTest, ErrorsSayWhere) {
     std::string expected;
   };
   for (const Case& c : std::vector<Case>{
-           {"{\"kind\": \"Pod\",}",
+           {R"({"kind": "Pod",})",
             "line 1, column 16: syntax error while parsing object key - unexpected '}'; "
             "expected string literal"},
            {"kind: Pod\n---\n- a\n", "document 2 (line 3): not an object"},

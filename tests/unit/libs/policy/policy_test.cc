@@ -96,7 +96,7 @@ TEST(PolicyTest, RefusesUnknownKeysAndBadValuesWithLineAndColumn) {
            {"exemptions:\n  - reason: because\n",
             "line 2, column 5: exemptions[0]: Required value: namespaces or images"},
            {"kind: Pod\n",
-            "line 1, column 7: kind: Unsupported value: \"Pod\": supported values: \"Policy\""},
+            R"(line 1, column 7: kind: Unsupported value: "Pod": supported values: "Policy")"},
            {"profile: bot\nprofile: bot\n", "line 2, column 1: profile: already defined"},
            {"- a\n", "line 1, column 1: : Invalid value: must be a mapping"},
            {"checks: [\n", "line 2, column 1: end of sequence flow not found"},

@@ -67,6 +67,10 @@ class FlagSet {
     bool is_bool = false;
   };
   [[nodiscard]] const Spec* Find(std::string_view name) const;
+  // "--output=json" for "-ojson" when -o stands for --output; "" for anything else.
+  [[nodiscard]] std::string ExpandShorthand(std::string_view arg) const;
+  // "-o, " when a shorthand stands for `name`, else "".
+  [[nodiscard]] std::string ShorthandOf(std::string_view name) const;
 
   std::string program_;
   std::string summary_;
