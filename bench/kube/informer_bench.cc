@@ -3,9 +3,7 @@
 // --peer, runs the peer (client-go's informer, bench/kube/peer) on the same objects in the same
 // run and prints both rows and the ratios botsec/client-go.
 //   informer_bench --kubeconfig PATH [--objects N] [--peer PATH]
-#include <fcntl.h>
 #include <malloc.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <array>
@@ -19,7 +17,6 @@
 #include <memory>
 #include <stop_token>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
 #include <vector>
 
@@ -29,6 +26,7 @@
 #include "botsec/kube/client.h"
 #include "botsec/kube/config.h"
 #include "botsec/kube/informer.h"
+#include "support/peer_process.h"
 
 namespace {
 
@@ -149,50 +147,11 @@ botsec::core::Result<Json> RunPeer(const std::string& path, const std::string& k
                                    const std::string& ns, std::size_t objects) {
   std::vector<std::string> args = {
       path, "--kubeconfig", kubeconfig, "--namespace", ns, "--expect", std::to_string(objects)};
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
+  auto run = botsec::bench::RunPeerProcess(std::move(args));
+  if (!run) {
+    return Fail(run.error());
   }
-  argv.push_back(nullptr);
-  std::array<int, 2> out{};
-  if (pipe2(out.data(), O_CLOEXEC) != 0) {
-    return Fail(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  pid_t pid = 0;
-  int spawned = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  if (spawned != 0) {
-    close(out[0]);
-    return Fail(ErrorCode::kInternal, "cannot run " + path + ": " + std::strerror(spawned));
-  }
-  std::string output;
-  std::array<char, 4096> buffer{};
-  for (ssize_t n = 0; (n = read(out[0], buffer.data(), buffer.size())) != 0;) {
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      break;
-    }
-    output.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  close(out[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Fail(
-        ErrorCode::kInternal,
-        path +
-            (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
-                               : " was killed by signal " + std::to_string(WTERMSIG(status))) +
-            " (its stderr is above)");
-  }
+  const std::string& output = *run;
   // The last non-empty line is the result.
   std::string line = output.substr(0, output.find_last_not_of('\n') + 1);
   line = line.substr(line.rfind('\n') + 1);

@@ -6,8 +6,6 @@
 // (upstream's Pod Security Admission evaluator, bench/policy/peer) on the same files in the same
 // run, checks that both give the same verdict on every pod, and prints the ratios botsec/PSA.
 //   judge_bench [--pods DIR] [--seconds S] [--peer PATH]
-#include <fcntl.h>
-#include <spawn.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -25,13 +23,13 @@
 #include <sstream>
 #include <string>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <vector>
 
 #include "botsec/core/flags.h"
 #include "botsec/core/result.h"
 #include "botsec/policy/engine.h"
 #include "botsec/policy/policy.h"
+#include "support/peer_process.h"
 
 #ifndef BOTSEC_POLICY_PODS_DIR
 #define BOTSEC_POLICY_PODS_DIR "bench/policy/pods"
@@ -208,50 +206,11 @@ botsec::core::Result<std::map<std::string, PeerRow>> RunPeer(const std::string& 
                                                              double seconds) {
   std::vector<std::string> args = {path, "--seconds", std::to_string(seconds)};
   args.insert(args.end(), files.begin(), files.end());
-  std::vector<char*> argv;
-  argv.reserve(args.size() + 1);
-  for (std::string& arg : args) {
-    argv.push_back(arg.data());
+  auto run = botsec::bench::RunPeerProcess(std::move(args));
+  if (!run) {
+    return Fail(run.error());
   }
-  argv.push_back(nullptr);
-  std::array<int, 2> out{};
-  if (pipe2(out.data(), O_CLOEXEC) != 0) {
-    return Fail(ErrorCode::kInternal, std::string("pipe: ") + std::strerror(errno));
-  }
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
-  pid_t pid = 0;
-  int spawned = posix_spawn(&pid, path.c_str(), &actions, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&actions);
-  close(out[1]);
-  if (spawned != 0) {
-    close(out[0]);
-    return Fail(ErrorCode::kInternal, "cannot run " + path + ": " + std::strerror(spawned));
-  }
-  std::string output;
-  std::array<char, 4096> buffer{};
-  for (ssize_t n = 0; (n = read(out[0], buffer.data(), buffer.size())) != 0;) {
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n < 0) {
-      break;
-    }
-    output.append(buffer.data(), static_cast<std::size_t>(n));
-  }
-  close(out[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return Fail(
-        ErrorCode::kInternal,
-        path +
-            (WIFEXITED(status) ? " exited with status " + std::to_string(WEXITSTATUS(status))
-                               : " was killed by signal " + std::to_string(WTERMSIG(status))) +
-            " (its stderr is above)");
-  }
+  const std::string& output = *run;
   auto timing = [](const Json& row, const char* key, Timing& into) {
     if (!row.contains(key) || !row[key].is_object()) {
       return false;
