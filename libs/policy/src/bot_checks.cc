@@ -24,12 +24,9 @@ bool IsDigest(std::string_view image) {
 
 class BotChecker {
  public:
-  BotChecker(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out)
-      : ref_(ref),
-        checks_(checks),
-        out_(out),
-        pod_(ref.spec_path),
-        containers_(ContainersOf(ref, ignored_)) {}
+  BotChecker(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+             const BotChecks& checks, std::vector<Violation>& out)
+      : ref_(ref), checks_(checks), out_(out), pod_(ref.spec_path), containers_(containers) {}
 
   void Run() {
     if (checks_.read_only_root_filesystem) {
@@ -176,9 +173,8 @@ class BotChecker {
   const PodTemplateRef& ref_;
   const BotChecks& checks_;
   std::vector<Violation>& out_;
-  FieldPath pod_;                   // spec
-  std::vector<Violation> ignored_;  // a malformed container list is reported by the pss checks
-  std::vector<ContainerRef> containers_;
+  FieldPath pod_;  // spec
+  const std::vector<ContainerRef>& containers_;
 };
 
 }  // namespace
@@ -198,8 +194,9 @@ std::string NormalizeImage(std::string_view image) {
   return "docker.io/" + std::string(image);
 }
 
-void CheckBot(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out) {
-  BotChecker checker(ref, checks, out);
+void CheckBot(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+              const BotChecks& checks, std::vector<Violation>& out) {
+  BotChecker checker(ref, containers, checks, out);
   checker.Run();
 }
 

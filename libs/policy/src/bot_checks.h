@@ -7,11 +7,14 @@
 
 #include "botsec/policy/engine.h"
 #include "botsec/policy/policy.h"
+#include "json_fields.h"
 
 namespace botsec::policy::internal {
 
 // Appends every violation of the bot checks configured in `checks` to `out`.
-void CheckBot(const PodTemplateRef& ref, const BotChecks& checks, std::vector<Violation>& out);
+// `containers` are ContainersOf(ref).
+void CheckBot(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+              const BotChecks& checks, std::vector<Violation>& out);
 
 // The image reference with its registry and, for Docker Hub, "library/" spelled out:
 // "nginx" -> "docker.io/library/nginx".

@@ -55,11 +55,10 @@ const Carrier* CarrierOf(const Json& object) {
 }
 
 // Drops the violations inside containers whose image an exemption names.
-void DropExemptContainers(const PodTemplateRef& ref, const Policy& policy,
-                          std::vector<Violation>& violations) {
-  std::vector<Violation> ignored;
+void DropExemptContainers(const std::vector<internal::ContainerRef>& containers,
+                          const Policy& policy, std::vector<Violation>& violations) {
   std::vector<std::string> exempt_paths;
-  for (const internal::ContainerRef& c : internal::ContainersOf(ref, ignored)) {
+  for (const internal::ContainerRef& c : containers) {
     const Json* image = internal::Get(c.json, "image");
     if (image == nullptr || !image->is_string()) {
       continue;
@@ -153,12 +152,14 @@ std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& pol
       options.windows_exemptions = false;
       break;
   }
-  internal::CheckPodSecurity(ref, options, violations);
+  // Walked once; a list that is not a list is reported here, once.
+  const std::vector<internal::ContainerRef> containers = internal::ContainersOf(ref, violations);
+  internal::CheckPodSecurity(ref, containers, options, violations);
   if (policy.profile == Profile::kBot) {
-    internal::CheckBot(ref, policy.checks, violations);
+    internal::CheckBot(ref, containers, policy.checks, violations);
   }
   if (!policy.exemptions.empty()) {
-    DropExemptContainers(ref, policy, violations);
+    DropExemptContainers(containers, policy, violations);
   }
   if (violations.size() >= kMaxViolations) {
     violations.push_back({"tooManyViolations", ref.spec_path,

@@ -74,17 +74,18 @@ constexpr std::array<std::string_view, 2> kProfileTypes = {"RuntimeDefault", "Lo
 
 class Checker {
  public:
-  Checker(const PodTemplateRef& ref, const PssOptions& options, std::vector<Violation>& out)
+  Checker(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+          const PssOptions& options, std::vector<Violation>& out)
       : ref_(ref),
         options_(options),
         out_(out),
         spec_(ref.spec),
         pod_(ref.spec_path),
-        meta_(ref.metadata_path) {
+        meta_(ref.metadata_path),
+        containers_(containers) {
     security_context_ = Get(spec_, "securityContext");
     windows_ = options.windows_exemptions && StringOf(Get(Get(spec_, "os"), "name")) == "windows";
     user_namespace_ = BoolOf(Get(spec_, "hostUsers")) == Tri::kFalse;
-    containers_ = ContainersOf(ref, out);
   }
 
   void Run() {
@@ -496,14 +497,14 @@ class Checker {
   const Json* security_context_ = nullptr;
   bool windows_ = false;
   bool user_namespace_ = false;
-  std::vector<ContainerRef> containers_;
+  const std::vector<ContainerRef>& containers_;
 };
 
 }  // namespace
 
-void CheckPodSecurity(const PodTemplateRef& ref, const PssOptions& options,
-                      std::vector<Violation>& out) {
-  Checker checker(ref, options, out);
+void CheckPodSecurity(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+                      const PssOptions& options, std::vector<Violation>& out) {
+  Checker checker(ref, containers, options, out);
   checker.Run();
 }
 

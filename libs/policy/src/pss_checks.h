@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "botsec/policy/engine.h"
+#include "json_fields.h"
 
 namespace botsec::policy::internal {
 
@@ -18,8 +19,9 @@ struct PssOptions {
 
 // Appends every violation of the level's checks (restricted includes baseline, with upstream's
 // overrides) to `out`.
-void CheckPodSecurity(const PodTemplateRef& ref, const PssOptions& options,
-                      std::vector<Violation>& out);
+// `containers` are ContainersOf(ref).
+void CheckPodSecurity(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+                      const PssOptions& options, std::vector<Violation>& out);
 
 }  // namespace botsec::policy::internal
 
