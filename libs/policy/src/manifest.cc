@@ -70,12 +70,17 @@ Result<std::vector<Manifest>> ReadManifests(std::string_view text) {
       try {
         Json again = Json::parse(text);
         again.clear();
-      } catch (const Json::parse_error& e) {
-        // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." -> from "line".
+      } catch (const Json::exception& e) {
+        // "[json.exception.parse_error.101] parse error at line 1, column 5: ..." -> from "line";
+        // a number too large for a double (out_of_range.406) says no position.
         std::string what = e.what();
-        std::size_t at = what.find("line ");
-        return Fail(ErrorCode::kInvalidArgument,
-                    at == std::string::npos ? "invalid JSON: " + what : what.substr(at));
+        if (std::size_t at = what.find("line "); at != std::string::npos) {
+          return Fail(ErrorCode::kInvalidArgument, what.substr(at));
+        }
+        if (std::size_t end = what.find("] "); end != std::string::npos) {
+          what.erase(0, end + 2);
+        }
+        return Fail(ErrorCode::kInvalidArgument, "invalid JSON: " + what);
       }
       return Fail(ErrorCode::kInvalidArgument, "invalid JSON");
     }

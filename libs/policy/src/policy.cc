@@ -14,6 +14,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "yaml_load.h"
+
 namespace botsec::policy {
 namespace {
 
@@ -434,13 +436,23 @@ Policy Policy::ForProfile(Profile profile) {
 }
 
 Result<Policy> ParsePolicy(std::string_view yaml) {
+  auto documents = LoadYamlNodes(yaml);
+  if (!documents) {
+    return Fail(documents.error());
+  }
   YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::Exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, "line " + std::to_string(e.mark.line + 1) +
-                                                 ", column " + std::to_string(e.mark.column + 1) +
-                                                 ": " + e.msg);
+  bool found = false;
+  for (const YAML::Node& document : *documents) {
+    if (document.IsNull()) {
+      continue;
+    }
+    if (found) {
+      return Fail(ErrorCode::kInvalidArgument,
+                  YamlWhere(document.Mark()) +
+                      ": a second document; a policy is one YAML document");
+    }
+    root = document;
+    found = true;
   }
   try {
     if (auto known = OnlyKnownKeys(

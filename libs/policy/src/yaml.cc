@@ -12,16 +12,14 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "yaml_load.h"
+
 namespace botsec::policy {
 namespace {
 
 using core::ErrorCode;
 using core::Fail;
 using core::Result;
-
-std::string Where(const YAML::Mark& mark) {
-  return "line " + std::to_string(mark.line + 1) + ", column " + std::to_string(mark.column + 1);
-}
 
 bool OneOf(std::string_view text, std::initializer_list<std::string_view> words) {
   return std::ranges::any_of(words, [text](std::string_view word) { return text == word; });
@@ -177,12 +175,12 @@ Result<Json> ConvertScalar(const YAML::Node& node) {
       return number;
     }
     return Fail(ErrorCode::kInvalidArgument,
-                Where(node.Mark()) + ": \"" + text + "\" is not a number");
+                YamlWhere(node.Mark()) + ": \"" + text + "\" is not a number");
   }
   if (tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null") {
     return ResolvePlain(text);
   }
-  return Fail(ErrorCode::kInvalidArgument, Where(node.Mark()) + ": unsupported tag " + tag);
+  return Fail(ErrorCode::kInvalidArgument, YamlWhere(node.Mark()) + ": unsupported tag " + tag);
 }
 
 std::string KeyText(const Json& key) {
@@ -195,7 +193,7 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
   for (const auto& entry : node) {
     if (!entry.first.IsScalar()) {
       return Fail(ErrorCode::kInvalidArgument,
-                  Where(entry.first.Mark()) + ": a mapping key must be a scalar");
+                  YamlWhere(entry.first.Mark()) + ": a mapping key must be a scalar");
     }
     if (entry.first.Tag() == "?" && entry.first.Scalar() == "<<") {
       auto merged = Convert(entry.second, depth + 1, budget);
@@ -212,7 +210,7 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
       for (const Json& each : merges) {
         if (!each.is_object()) {
           return Fail(ErrorCode::kInvalidArgument,
-                      Where(entry.second.Mark()) + ": a merge key (<<) needs a mapping");
+                      YamlWhere(entry.second.Mark()) + ": a merge key (<<) needs a mapping");
         }
       }
       continue;
@@ -224,7 +222,7 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
     std::string name = KeyText(*key);
     if (object.contains(name)) {
       return Fail(ErrorCode::kInvalidArgument,
-                  Where(entry.first.Mark()) + ": key \"" + name + "\" already defined");
+                  YamlWhere(entry.first.Mark()) + ": key \"" + name + "\" already defined");
     }
     auto value = Convert(entry.second, depth + 1, budget);
     if (!value) {
@@ -245,10 +243,10 @@ Result<Json> ConvertMap(const YAML::Node& node, int depth, std::size_t& budget) 
 
 Result<Json> Convert(const YAML::Node& node, int depth, std::size_t& budget) {
   if (depth > 100) {
-    return Fail(ErrorCode::kInvalidArgument, Where(node.Mark()) + ": nested too deeply");
+    return Fail(ErrorCode::kInvalidArgument, YamlWhere(node.Mark()) + ": nested too deeply");
   }
   if (++budget > kMaxNodes) {
-    return Fail(ErrorCode::kInvalidArgument, Where(node.Mark()) + ": more than " +
+    return Fail(ErrorCode::kInvalidArgument, YamlWhere(node.Mark()) + ": more than " +
                                                  std::to_string(kMaxNodes) +
                                                  " values once aliases are expanded");
   }
@@ -278,12 +276,11 @@ Result<Json> Convert(const YAML::Node& node, int depth, std::size_t& budget) {
 }  // namespace
 
 Result<std::vector<YamlDocument>> ParseYamlStream(std::string_view text) {
-  std::vector<YAML::Node> nodes;
-  try {
-    nodes = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return Fail(ErrorCode::kInvalidArgument, Where(e.mark) + ": " + e.msg);
+  auto loaded = LoadYamlNodes(text);
+  if (!loaded) {
+    return Fail(loaded.error());
   }
+  const std::vector<YAML::Node>& nodes = *loaded;
   std::vector<YamlDocument> documents;
   documents.reserve(nodes.size());
   int index = 0;
@@ -301,7 +298,7 @@ Result<std::vector<YamlDocument>> ParseYamlStream(std::string_view text) {
       documents.push_back(
           {.value = *std::move(value), .index = index, .line = node.Mark().line + 1});
     } catch (const YAML::Exception& e) {
-      return Fail(ErrorCode::kInvalidArgument, Where(e.mark) + ": " + e.msg);
+      return Fail(ErrorCode::kInvalidArgument, YamlWhere(e.mark) + ": " + e.msg);
     }
   }
   return documents;

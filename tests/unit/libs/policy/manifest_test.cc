@@ -50,6 +50,9 @@ TEST(ManifestTest, ErrorsSayWhere) {
            {"kind: List\nitems: 5\n", "document 1 (line 1): items: Invalid value: must be a list"},
            {"kind: List\nitems: [5]\n", "document 1 (line 1): items[0]: not an object"},
            {"a: b: c\n", "line 1, column 5: illegal map value"},
+           {R"({"kind": "Pod", "spec": {"priority": 4e777777}})",
+            "invalid JSON: number overflow parsing '4e777777'"},
+           {"kind: Pod\n---\n\"a\", b\n", "line 3, column 4: unexpected ',' outside a flow collection"},
        }) {
     auto manifests = ReadManifests(c.text);
     ASSERT_FALSE(manifests) << c.text;

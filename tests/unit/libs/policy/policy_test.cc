@@ -100,6 +100,9 @@ TEST(PolicyTest, RefusesUnknownKeysAndBadValuesWithLineAndColumn) {
            {"profile: bot\nprofile: bot\n", "line 2, column 1: profile: already defined"},
            {"- a\n", "line 1, column 1: : Invalid value: must be a mapping"},
            {"checks: [\n", "line 2, column 1: end of sequence flow not found"},
+           {"profile: bot\n---\nprofile: pss-baseline\n",
+            "line 3, column 1: a second document; a policy is one YAML document"},
+           {"\"bot\", x\n", "line 1, column 6: unexpected ',' outside a flow collection"},
        }) {
     auto policy = ParsePolicy(c.yaml);
     ASSERT_FALSE(policy) << c.yaml;

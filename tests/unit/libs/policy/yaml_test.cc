@@ -78,6 +78,15 @@ TEST(YamlTest, ErrorsSayWhere) {
   EXPECT_NE(ErrorOf("a: &x {b: 1}\nc:\n  <<: 5\n").find("merge key"), std::string::npos);
 }
 
+// yaml-cpp 0.7 alone would emit empty documents at the comma forever, allocating as it went.
+TEST(YamlTest, AFlowSeparatorAtTheTopLevelIsAnErrorNotALoop) {
+  EXPECT_EQ(ErrorOf("\"x\",b\n"), "line 1, column 4: unexpected ',' outside a flow collection");
+  EXPECT_EQ(ErrorOf("kind: Pod\n---\n\"a\" , b\n"),
+            "line 3, column 5: unexpected ',' outside a flow collection");
+  EXPECT_EQ(ErrorOf("\"\\xff\\xffPod\",\"metadata\"a\"}}"),
+            "line 1, column 14: unexpected ',' outside a flow collection");
+}
+
 TEST(YamlTest, AliasBombsAreRefused) {
   std::string bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n";
   char previous = 'a';
