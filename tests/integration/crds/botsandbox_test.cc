@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "botsec/api/bot_sandbox.h"
 #include "support/cluster.h"
 
 namespace botsec::testing {
@@ -135,6 +136,10 @@ TEST_F(BotSandboxCrdTest, AcceptsAFullSpec) {
   EXPECT_EQ(stored.at("isolation").value("runAsGroup", 0), 65532);
   EXPECT_EQ(stored.at("lifetime").value("onExpiry", ""), "Retain");
   EXPECT_EQ(stored.at("resources").at("limits").at("cpu"), 1);
+  // What the API server stored, libs/api reads.
+  auto parsed = api::ParseBotSandbox(json::parse(created->out));
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  EXPECT_EQ(parsed->spec.lifetime->ttl, std::chrono::hours(2));
 }
 
 // Each bad spec is refused, and the refusal names the field and says what is wrong.
@@ -241,6 +246,13 @@ TEST_F(BotSandboxCrdTest, RefusesBadSpecsNamingTheField) {
       EXPECT_NE(created->err.find(expected), std::string::npos)
           << c.name << ": expected \"" << expected << "\" in: " << created->err;
     }
+    // libs/api refuses it too, at the same field or one inside it.
+    auto parsed = api::ParseBotSandbox(Sandbox(c.name, c.spec));
+    ASSERT_FALSE(parsed) << c.name << " passed libs/api";
+    std::string field = c.expected[0].substr(0, c.expected[0].find(':'));
+    ASSERT_FALSE(parsed.error().causes.empty()) << c.name;
+    EXPECT_EQ(parsed.error().causes[0].field.rfind(field, 0), 0U)
+        << c.name << ": libs/api says " << parsed.error().message << "; the API server " << field;
   }
 }
 
