@@ -12,6 +12,8 @@
 #include <string_view>
 #include <utility>
 
+#include "botsec/core/hash.h"
+#include "botsec/core/time.h"
 #include "botsec/kube/resource.h"
 
 namespace botsec::kube {
@@ -29,35 +31,6 @@ std::string StringAt(const Json& object, const char* pointer) {
   return object[path].get<std::string>();
 }
 
-// FNV-1a: names must be stable across restarts and builds, which std::hash does not promise.
-std::uint64_t Fnv1a(const std::string& text) {
-  std::uint64_t hash = 0xcbf29ce484222325ULL;
-  for (unsigned char c : text) {
-    hash ^= c;
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-std::string Hex(std::uint64_t value) {
-  static constexpr std::string_view kDigits = "0123456789abcdef";
-  std::string out(16, '0');
-  for (int i = 15; i >= 0; --i) {
-    out[static_cast<std::size_t>(i)] = kDigits[value & 0xF];
-    value >>= 4;
-  }
-  return out;
-}
-
-// metav1.Time: RFC 3339 in whole seconds.
-std::string FormatTime(std::chrono::system_clock::time_point time) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(time);
-  std::tm utc{};
-  gmtime_r(&secs, &utc);
-  std::array<char, 32> buffer{};
-  std::strftime(buffer.data(), buffer.size(), "%Y-%m-%dT%H:%M:%SZ", &utc);
-  return buffer.data();
-}
 
 std::string ObjectKey(const ObjectReference& ref) {
   return ref.ns + "/" + ref.kind + "/" + ref.name + "/" + ref.uid;
@@ -66,7 +39,7 @@ std::string ObjectKey(const ObjectReference& ref) {
 // An Event's name must be a DNS subdomain (253 characters); the object's own name is one.
 std::string EventName(const ObjectReference& ref, const std::string& dedupe_key) {
   std::string base = ref.name.substr(0, 253 - 17);
-  return base + "." + Hex(Fnv1a(dedupe_key));
+  return base + "." + core::Hex64(core::Fnv1a64(dedupe_key));
 }
 
 }  // namespace
@@ -154,7 +127,7 @@ EventDecision EventCorrelator::Correlate(const EventRecord& record, core::Clock:
     dedupe_key = similar_key + "|combined";
   }
 
-  const std::string stamp = FormatTime(wall);
+  const std::string stamp = core::FormatRfc3339(wall);
   auto [it, fresh] = seen_.try_emplace(dedupe_key);
   Seen& seen = it->second;
   if (fresh) {
