@@ -30,6 +30,7 @@ set(BOTSEC_LAYER_botsec_core 0)
 set(BOTSEC_LAYER_botsec_kube 1)
 set(BOTSEC_LAYER_botsec_policy 1)
 set(BOTSEC_LAYER_botsec_api 2)
+set(BOTSEC_LAYER_botsec_operator_plan 3)
 
 function(botsec_check_layers target)
   get_target_property(own_layer ${target} BOTSEC_LAYER)
