@@ -31,6 +31,7 @@ set(BOTSEC_LAYER_botsec_kube 1)
 set(BOTSEC_LAYER_botsec_policy 1)
 set(BOTSEC_LAYER_botsec_api 2)
 set(BOTSEC_LAYER_botsec_operator_plan 3)
+set(BOTSEC_LAYER_botsec_operator_reconcile 4)
 
 function(botsec_check_layers target)
   get_target_property(own_layer ${target} BOTSEC_LAYER)
@@ -61,11 +62,13 @@ function(botsec_library name)
   botsec_check_layers(${name} ${ARG_DEPS} ${ARG_PRIVATE_DEPS})
 endfunction()
 
-# botsec_binary(<name> SOURCES ... DEPS ...): one of the three shipped binaries, into BOTSEC_BIN_DIR.
+# botsec_binary(<name> [COMPONENT operator|webhook|cli] SOURCES ... DEPS ...): one of the three
+# shipped binaries, into BOTSEC_BIN_DIR. It may link its own component's libraries
+# (botsec_<component>_*), never another's.
 function(botsec_binary name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;DEPS" ${ARGN})
+  cmake_parse_arguments(ARG "" "COMPONENT" "SOURCES;DEPS" ${ARGN})
   foreach(dep IN LISTS ARG_DEPS)
-    if(dep MATCHES "^botsec_(operator|webhook|cli)")
+    if(dep MATCHES "^botsec_(operator|webhook|cli)" AND NOT dep MATCHES "^botsec_${ARG_COMPONENT}_")
       message(FATAL_ERROR "${name} may not link ${dep}: binaries share code only through libs/")
     endif()
   endforeach()

@@ -3,9 +3,6 @@
 // duration plus one retry period, and the two never lead at once.
 #include "botsec/kube/leader_election.h"
 
-#include <fcntl.h>
-#include <spawn.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <csignal>
@@ -14,13 +11,13 @@
 #include <optional>
 #include <sstream>
 #include <string>
-#include <sys/wait.h>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
 
 #include "support/cluster.h"
+#include "support/command.h"
 #include "support/kube_test.h"
 
 namespace botsec::kube {
@@ -47,50 +44,18 @@ class Candidate {
  public:
   Candidate(const std::string& kubeconfig, const std::string& ns, const std::string& identity,
             const std::string& out_dir)
-      : output_(out_dir + "/" + identity + ".out") {
-    std::vector<std::string> args = {LEASE_HOLDER_PATH,
-                                     "--kubeconfig=" + kubeconfig,
-                                     "--namespace=" + ns,
-                                     "--name=it-lease",
-                                     "--identity=" + identity,
-                                     "--lease-duration-ms=" + std::to_string(kLease.count()),
-                                     "--renew-deadline-ms=" + std::to_string(kDeadline.count()),
-                                     "--retry-period-ms=" + std::to_string(kRetry.count())};
-    std::vector<char*> argv;
-    argv.reserve(args.size() + 1);
-    for (std::string& arg : args) {
-      argv.push_back(arg.data());
-    }
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, output_.c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (output_ + ".err").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (posix_spawn(&pid_, LEASE_HOLDER_PATH, &actions, nullptr, argv.data(), environ) != 0) {
-      pid_ = -1;
-    }
-    posix_spawn_file_actions_destroy(&actions);
-  }
-  Candidate(const Candidate&) = delete;
-  Candidate& operator=(const Candidate&) = delete;
-  ~Candidate() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      Wait();
-    }
-  }
+      : output_(out_dir + "/" + identity + ".out"),
+        process_({LEASE_HOLDER_PATH, "--kubeconfig=" + kubeconfig, "--namespace=" + ns,
+                  "--name=it-lease", "--identity=" + identity,
+                  "--lease-duration-ms=" + std::to_string(kLease.count()),
+                  "--renew-deadline-ms=" + std::to_string(kDeadline.count()),
+                  "--retry-period-ms=" + std::to_string(kRetry.count())},
+                 output_) {}
 
-  [[nodiscard]] bool started() const { return pid_ > 0; }
-  void Signal(int signal) const { kill(pid_, signal); }
+  [[nodiscard]] bool started() const { return process_.started(); }
+  void Signal(int signal) const { process_.Signal(signal); }
   // Waits for the process to end; its exit status.
-  int Wait() {
-    int status = 0;
-    waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
+  int Wait() { return process_.Wait(); }
 
   // The time printed after `word` ("leading", "stopped"), once it appears within `limit`.
   std::optional<long long> WaitFor(const std::string& word, milliseconds limit) const {
@@ -121,7 +86,7 @@ class Candidate {
 
  private:
   std::string output_;
-  pid_t pid_ = -1;
+  testing::BackgroundProcess process_;
 };
 
 class LeaderElectionIntegrationTest : public testing::KubeTest {

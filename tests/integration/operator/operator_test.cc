@@ -1,0 +1,368 @@
+// botsec-operator against the real control plane (kube-apiserver, kube-controller-manager,
+// scheduler, KWOK): each BotSandbox becomes a fenced namespace and a running bot, kept that way.
+#include <csignal>
+#include <functional>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "botsec/api/render.h"
+#include "support/cluster.h"
+#include "support/command.h"
+
+namespace botsec::testing {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+constexpr const char* kCrdFile = BOTSEC_SOURCE_DIR "/crds/botsec.io_botsandboxes.yaml";
+
+class OperatorTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const Cluster* cluster = ClusterEnvironment::cluster();
+    if (cluster == nullptr) {
+      return;
+    }
+    auto applied = cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
+    ASSERT_TRUE(applied && applied->ok()) << (applied ? applied->err : applied.error().message);
+    auto established = cluster->Kubectl(
+        {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
+    ASSERT_TRUE(established && established->ok());
+    prefix_ = "it" + std::to_string(getpid() % 100000) + "-";
+    operator_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + cluster->kubeconfig(),
+                                 "--namespace-prefix=" + prefix_, "--workers=4"},
+        cluster->dir() + "/logs/operator-test-" + std::to_string(getpid()) + ".log");
+    ASSERT_TRUE(operator_->started());
+  }
+  static void TearDownTestSuite() {
+    if (operator_) {
+      operator_->Signal(SIGTERM);
+      operator_->Wait();
+      operator_.reset();
+    }
+  }
+
+  void SetUp() override {
+    const Cluster* cluster = ClusterEnvironment::cluster();
+    if (cluster == nullptr) {
+      return;
+    }
+    auto ns = cluster->CreateTestNamespace("it-op");
+    ASSERT_TRUE(ns) << ns.error().message;
+    ns_ = *ns;
+  }
+  void TearDown() override {
+    if (const Cluster* cluster = ClusterEnvironment::cluster(); cluster != nullptr && !ns_.empty()) {
+      cluster->DeleteNamespace(ns_);
+    }
+  }
+
+  [[nodiscard]] std::string SandboxNamespace(const std::string& name) const {
+    return api::SandboxNamespaceName(prefix_, ns_, name);
+  }
+
+  static void Create(const Cluster& cluster, const std::string& ns, const std::string& name,
+                     const json& spec) {
+    json sandbox = {{"apiVersion", "botsec.io/v1alpha1"},
+                    {"kind", "BotSandbox"},
+                    {"metadata", {{"name", name}, {"namespace", ns}}},
+                    {"spec", spec}};
+    auto created = cluster.Kubectl({"create", "-f", "-"}, sandbox.dump());
+    ASSERT_TRUE(created && created->ok()) << (created ? created->err : created.error().message);
+  }
+
+  // Polls `get` until `condition` holds on its result; the last object read.
+  static json WaitFor(const Cluster& cluster, const std::vector<std::string>& get,
+                      const std::function<bool(const json&)>& condition,
+                      milliseconds timeout = seconds(60)) {
+    json last;
+    Eventually(
+        [&] {
+          auto got = cluster.KubectlJson(get);
+          last = got ? *got : json();
+          return got && condition(*got);
+        },
+        timeout);
+    return last;
+  }
+
+  static std::string ConditionStatus(const json& sandbox, const std::string& type,
+                                     std::string* reason = nullptr) {
+    for (const json& condition : sandbox.value("/status/conditions"_json_pointer, json::array())) {
+      if (condition.value("type", "") == type) {
+        if (reason != nullptr) {
+          *reason = condition.value("reason", "");
+        }
+        return condition.value("status", "");
+      }
+    }
+    return "";
+  }
+
+  static bool ManagedByOperatorApply(const json& object) {
+    for (const json& entry : object.value("/metadata/managedFields"_json_pointer, json::array())) {
+      if (entry.value("manager", "") == "botsec-operator" && entry.value("operation", "") == "Apply") {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static std::string prefix_;
+  static std::unique_ptr<BackgroundProcess> operator_;
+  std::string ns_;
+};
+
+std::string OperatorTest::prefix_;
+std::unique_ptr<BackgroundProcess> OperatorTest::operator_;
+
+TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto secret = cluster.Kubectl({"-n", ns_, "create", "secret", "generic", "api",
+                                 "--from-literal=token=s3cret"});
+  ASSERT_TRUE(secret && secret->ok());
+  auto label = cluster.Kubectl({"-n", ns_, "label", "secret", "api", "botsec.io/sandbox-access=true"});
+  ASSERT_TRUE(label && label->ok());
+  Create(cluster, ns_, "chat",
+         {{"image", "ghcr.io/acme/bot:1"},
+          {"ports", {{{"name", "http"}, {"containerPort", 8080}}}},
+          {"env", {{{"name", "TOKEN"}, {"valueFrom", {{"secretKeyRef", {{"name", "api"}, {"key", "token"}}}}}}}},
+          {"secrets", {{{"name", "api"}}}},
+          {"network", {{"egress", {{"cidrs", {{{"cidr", "0.0.0.0/0"}, {"ports", {{{"port", 443}}}}}}}}},
+                       {"bandwidth", {{"egress", "10M"}}}}},
+          {"lifetime", {{"ttl", "2h"}}}});
+  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "chat", "-o", "json"}, [](const json& s) {
+    return s.value("/status/phase"_json_pointer, "") == "Running" && ConditionStatus(s, "Ready") == "True";
+  });
+  ASSERT_EQ(sandbox.value("/status/phase"_json_pointer, ""), "Running") << sandbox.dump(1);
+  const std::string sns = SandboxNamespace("chat");
+  EXPECT_EQ(sandbox.value("/status/namespace"_json_pointer, ""), sns);
+  EXPECT_EQ(ConditionStatus(sandbox, "Isolated"), "True");
+  EXPECT_EQ(ConditionStatus(sandbox, "Degraded"), "False");
+  EXPECT_EQ(sandbox.value("/status/podName"_json_pointer, ""), "bot");
+  EXPECT_FALSE(sandbox.value("/status/expiresAt"_json_pointer, "").empty());
+  EXPECT_EQ(sandbox.value("/status/observedGeneration"_json_pointer, 0), 1);
+  EXPECT_EQ(sandbox["metadata"]["finalizers"], json({"botsec.io/cleanup"}));
+
+  auto ns = cluster.KubectlJson({"get", "namespace", sns, "-o", "json", "--show-managed-fields"});
+  ASSERT_TRUE(ns) << ns.error().message;
+  const json& labels = (*ns)["metadata"]["labels"];
+  EXPECT_EQ(labels.value("pod-security.kubernetes.io/enforce", ""), "restricted");
+  EXPECT_EQ(labels.value("botsec.io/enforce", ""), "true");
+  EXPECT_EQ((*ns)["metadata"]["annotations"].value("botsec.io/owner-uid", ""),
+            sandbox["metadata"]["uid"].get<std::string>());
+  EXPECT_TRUE(ManagedByOperatorApply(*ns));
+
+  for (const std::string kind_name :
+       {"serviceaccount/bot", "resourcequota/bot", "limitrange/bot", "networkpolicy/default-deny",
+        "networkpolicy/allow-dns", "networkpolicy/egress-allowlist", "secret/api", "service/bot",
+        "pod/bot"}) {
+    auto object = cluster.KubectlJson(
+        {"-n", sns, "get", kind_name, "-o", "json", "--show-managed-fields"});
+    ASSERT_TRUE(object) << kind_name << ": " << object.error().message;
+    EXPECT_TRUE(ManagedByOperatorApply(*object)) << kind_name;
+    EXPECT_EQ((*object)["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""),
+              "botsec-operator")
+        << kind_name;
+  }
+  auto sa = cluster.KubectlJson({"-n", sns, "get", "serviceaccount", "bot", "-o", "json"});
+  EXPECT_EQ((*sa)["automountServiceAccountToken"], false);
+  auto quota = cluster.KubectlJson({"-n", sns, "get", "resourcequota", "bot", "-o", "json"});
+  EXPECT_EQ((*quota)["spec"]["hard"].value("services.nodeports", ""), "0");
+  EXPECT_EQ((*quota)["spec"]["hard"].value("services.loadbalancers", ""), "0");
+  auto egress = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "egress-allowlist", "-o", "json"});
+  EXPECT_EQ((*egress)["spec"]["egress"][0]["to"][0]["ipBlock"],
+            (json{{"cidr", "0.0.0.0/0"}, {"except", {"169.254.0.0/16", "100.100.100.200/32"}}}));
+  auto mirrored = cluster.KubectlJson({"-n", sns, "get", "secret", "api", "-o", "json"});
+  EXPECT_EQ((*mirrored)["data"].value("token", ""), "czNjcmV0");
+  auto pod = cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"});
+  const json& spec = (*pod)["spec"];
+  EXPECT_EQ(spec["automountServiceAccountToken"], false);
+  EXPECT_EQ(spec["securityContext"].value("runAsNonRoot", false), true);
+  EXPECT_EQ(spec["containers"][0]["securityContext"].value("readOnlyRootFilesystem", false), true);
+  EXPECT_EQ(spec["containers"][0]["securityContext"]["capabilities"]["drop"], json({"ALL"}));
+  EXPECT_EQ((*pod)["metadata"]["annotations"].value("kubernetes.io/egress-bandwidth", ""), "10M");
+  EXPECT_FALSE(spec.value("nodeName", "").empty());  // scheduled onto a KWOK node
+}
+
+TEST_F(OperatorTest, RepairsDriftWithinFiveSeconds) {
+  BOTSEC_REQUIRE_CLUSTER();
+  Create(cluster, ns_, "drift", {{"image", "ghcr.io/acme/bot:1"}});
+  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "drift", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(sandbox, "Ready"), "True") << sandbox.dump(1);
+  const std::string sns = SandboxNamespace("drift");
+
+  auto deleted = cluster.Kubectl({"-n", sns, "delete", "networkpolicy", "default-deny"});
+  ASSERT_TRUE(deleted && deleted->ok());
+  auto edited = cluster.Kubectl({"-n", sns, "patch", "resourcequota", "bot", "--type=merge", "-p",
+                                 R"({"spec":{"hard":{"pods":"50"}}})"});
+  ASSERT_TRUE(edited && edited->ok());
+  json foreign = {{"apiVersion", "networking.k8s.io/v1"},
+                  {"kind", "NetworkPolicy"},
+                  {"metadata", {{"name", "allow-all"}, {"namespace", sns}}},
+                  {"spec", {{"podSelector", json::object()}, {"egress", {json::object()}}, {"policyTypes", {"Egress"}}}}};
+  auto added = cluster.Kubectl({"create", "-f", "-"}, foreign.dump());
+  ASSERT_TRUE(added && added->ok());
+
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto policy = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "default-deny", "-o", "json"});
+        return policy.has_value();
+      },
+      seconds(5)))
+      << "default-deny not restored";
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto quota = cluster.KubectlJson({"-n", sns, "get", "resourcequota", "bot", "-o", "json"});
+        return quota && (*quota)["spec"]["hard"].value("pods", "") == "1";
+      },
+      seconds(5)))
+      << "the quota was not restored";
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto policy = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "allow-all", "-o", "json"});
+        return !policy && policy.error().code == core::ErrorCode::kNotFound;
+      },
+      seconds(5)))
+      << "the foreign NetworkPolicy was not pruned";
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto now = cluster.KubectlJson({"-n", ns_, "get", "events", "-o", "json"});
+        std::set<std::string> seen;
+        for (const json& event : now ? (*now)["items"] : json::array()) {
+          seen.insert(event.value("reason", ""));
+        }
+        return seen.contains("DriftRepaired") && seen.contains("ForeignNetworkPolicyDeleted");
+      },
+      seconds(10)));
+}
+
+TEST_F(OperatorTest, AnUnsharedSecretIsNotMirroredAndThePodWaits) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto secret = cluster.Kubectl({"-n", ns_, "create", "secret", "generic", "private",
+                                 "--from-literal=k=v"});
+  ASSERT_TRUE(secret && secret->ok());
+  Create(cluster, ns_, "waits", {{"image", "ghcr.io/acme/bot:1"}, {"secrets", {{{"name", "private"}}}}});
+  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "waits", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Degraded") == "True"; });
+  std::string reason;
+  EXPECT_EQ(ConditionStatus(sandbox, "Degraded", &reason), "True") << sandbox.dump(1);
+  EXPECT_EQ(reason, "SecretNotShared");
+  const std::string sns = SandboxNamespace("waits");
+  auto mirrored = cluster.KubectlJson({"-n", sns, "get", "secret", "private", "-o", "json"});
+  EXPECT_FALSE(mirrored) << "an unshared Secret was mirrored";
+  auto pod = cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"});
+  EXPECT_FALSE(pod) << "the Pod was created without its Secret";
+
+  auto label = cluster.Kubectl({"-n", ns_, "label", "secret", "private", "botsec.io/sandbox-access=true"});
+  ASSERT_TRUE(label && label->ok());
+  json running = WaitFor(cluster, {"-n", ns_, "get", "bsb", "waits", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  EXPECT_EQ(ConditionStatus(running, "Ready"), "True") << running.dump(1);
+  EXPECT_TRUE(cluster.KubectlJson({"-n", sns, "get", "secret", "private", "-o", "json"}).has_value());
+}
+
+TEST_F(OperatorTest, ANamespaceOfTheSameNameIsLeftAlone) {
+  BOTSEC_REQUIRE_CLUSTER();
+  const std::string sns = SandboxNamespace("squatted");
+  auto made = cluster.Kubectl({"create", "namespace", sns});
+  ASSERT_TRUE(made && made->ok()) << (made ? made->err : "");
+  Create(cluster, ns_, "squatted", {{"image", "ghcr.io/acme/bot:1"}});
+  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "squatted", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Degraded") == "True"; });
+  std::string reason;
+  EXPECT_EQ(ConditionStatus(sandbox, "Degraded", &reason), "True");
+  EXPECT_EQ(reason, "NamespaceConflict");
+  auto deleted = cluster.Kubectl({"-n", ns_, "delete", "bsb", "squatted", "--timeout=30s"});
+  ASSERT_TRUE(deleted && deleted->ok()) << (deleted ? deleted->err : "");
+  auto ns = cluster.KubectlJson({"get", "namespace", sns, "-o", "json"});
+  ASSERT_TRUE(ns) << "the squatter's namespace was deleted";
+  EXPECT_FALSE((*ns)["metadata"].contains("deletionTimestamp"));
+  EXPECT_FALSE((*ns)["metadata"]["labels"].contains("botsec.io/enforce"));
+  cluster.DeleteNamespace(sns);
+}
+
+TEST_F(OperatorTest, SuspendsResumesAndReplacesThePodOnASpecChange) {
+  BOTSEC_REQUIRE_CLUSTER();
+  Create(cluster, ns_, "pause", {{"image", "ghcr.io/acme/bot:1"}});
+  const std::string sns = SandboxNamespace("pause");
+  json running = WaitFor(cluster, {"-n", ns_, "get", "bsb", "pause", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(running, "Ready"), "True");
+
+  auto suspend = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p", R"({"spec":{"suspend":true}})"});
+  ASSERT_TRUE(suspend && suspend->ok());
+  json suspended = WaitFor(cluster, {"-n", ns_, "get", "bsb", "pause", "-o", "json"}, [](const json& s) {
+    return s.value("/status/phase"_json_pointer, "") == "Suspended";
+  });
+  EXPECT_EQ(suspended.value("/status/phase"_json_pointer, ""), "Suspended");
+  EXPECT_TRUE(Eventually(
+      [&] { return !cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"}); }, seconds(30)));
+
+  auto resume = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p",
+                                 R"({"spec":{"suspend":false,"image":"ghcr.io/acme/bot:2"}})"});
+  ASSERT_TRUE(resume && resume->ok());
+  json back = WaitFor(cluster, {"-n", sns, "get", "pod", "bot", "-o", "json"}, [](const json& pod) {
+    return pod["spec"]["containers"][0].value("image", "") == "ghcr.io/acme/bot:2";
+  });
+  EXPECT_EQ(back["spec"]["containers"][0].value("image", ""), "ghcr.io/acme/bot:2");
+
+  auto change = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p",
+                                 R"({"spec":{"image":"ghcr.io/acme/bot:3"}})"});
+  ASSERT_TRUE(change && change->ok());
+  json replaced = WaitFor(cluster, {"-n", sns, "get", "pod", "bot", "-o", "json"}, [](const json& pod) {
+    return pod["spec"]["containers"][0].value("image", "") == "ghcr.io/acme/bot:3";
+  });
+  EXPECT_EQ(replaced["spec"]["containers"][0].value("image", ""), "ghcr.io/acme/bot:3");
+  EXPECT_NE(replaced["metadata"]["uid"], back["metadata"]["uid"]);
+}
+
+TEST_F(OperatorTest, TheTtlDeletesOrRetains) {
+  BOTSEC_REQUIRE_CLUSTER();
+  Create(cluster, ns_, "kept", {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}, {"onExpiry", "Retain"}}}});
+  Create(cluster, ns_, "gone", {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}}}});
+  json kept = WaitFor(cluster, {"-n", ns_, "get", "bsb", "kept", "-o", "json"}, [](const json& s) {
+    return s.value("/status/phase"_json_pointer, "") == "Expired";
+  });
+  EXPECT_EQ(kept.value("/status/phase"_json_pointer, ""), "Expired") << kept.dump(1);
+  const std::string kept_ns = SandboxNamespace("kept");
+  EXPECT_TRUE(Eventually(
+      [&] { return !cluster.KubectlJson({"-n", kept_ns, "get", "pod", "bot", "-o", "json"}); }, seconds(30)));
+  EXPECT_TRUE(cluster.KubectlJson({"-n", kept_ns, "get", "networkpolicy", "default-deny", "-o", "json"}).has_value());
+
+  const std::string gone_ns = SandboxNamespace("gone");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto sandbox = cluster.KubectlJson({"-n", ns_, "get", "bsb", "gone", "-o", "json"});
+        auto ns = cluster.KubectlJson({"get", "namespace", gone_ns, "-o", "json"});
+        return !sandbox && !ns;
+      },
+      seconds(90)))
+      << "the expired sandbox or its namespace is still there";
+}
+
+TEST_F(OperatorTest, DeletionTakesTheNamespaceWithIt) {
+  BOTSEC_REQUIRE_CLUSTER();
+  Create(cluster, ns_, "bye", {{"image", "ghcr.io/acme/bot:1"}});
+  const std::string sns = SandboxNamespace("bye");
+  json running = WaitFor(cluster, {"-n", ns_, "get", "bsb", "bye", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(running, "Ready"), "True");
+  auto deleted = cluster.Kubectl({"-n", ns_, "delete", "bsb", "bye", "--timeout=90s"});
+  ASSERT_TRUE(deleted && deleted->ok()) << (deleted ? deleted->err : "");
+  auto ns = cluster.KubectlJson({"get", "namespace", sns, "-o", "json"});
+  ASSERT_FALSE(ns);
+  EXPECT_EQ(ns.error().code, core::ErrorCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace botsec::testing
