@@ -91,6 +91,7 @@ botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
                               "--workers: \"" + workers + "\" is not a number from 1 to 999");
   }
   options.workers = std::stoi(workers);
+  options.watch_namespace = std::string(flags.Get("watch-namespace"));
   return options;
 }
 
@@ -111,6 +112,7 @@ int main(int argc, char** argv) {
               "the bot container's requests where a BotSandbox leaves them out")
       .String("default-limits", "LIST", "cpu=1,memory=512Mi,ephemeral-storage=1Gi",
               "the bot container's limits where a BotSandbox leaves them out")
+      .String("watch-namespace", "NS", "", "reconcile only the BotSandboxes of this namespace")
       .String("pod-security-version", "VERSION", "latest",
               "pod-security.kubernetes.io/enforce-version of every sandbox namespace");
   auto outcome = botsec::core::ParseCommandLine(flags, argc, argv, std::cout, std::cerr);

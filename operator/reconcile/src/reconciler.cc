@@ -86,11 +86,12 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
     reflector.selectors.label_selector = selector;
     return reflector;
   };
-  informers_->sandboxes = std::make_unique<kube::Informer>(client_, BotSandboxes(), "", clock_);
+  informers_->sandboxes = std::make_unique<kube::Informer>(client_, BotSandboxes(),
+                                                           options_.watch_namespace, clock_);
   informers_->namespaces = std::make_unique<kube::Informer>(
       client_, kube::resources::Namespaces(), "", clock_, selected(std::string(api::kSandboxLabel)));
   informers_->source_secrets = std::make_unique<kube::Informer>(
-      client_, kube::Resource{"", "v1", "secrets", true}, "", clock_,
+      client_, kube::Resource{"", "v1", "secrets", true}, options_.watch_namespace, clock_,
       selected(std::string(api::kSandboxAccessLabel) + "=true"));
   for (const ChildKind& child : ChildKinds()) {
     informers_->children[child.kind] =

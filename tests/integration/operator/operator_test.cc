@@ -1,6 +1,8 @@
 // botsec-operator against the real control plane (kube-apiserver, kube-controller-manager,
 // scheduler, KWOK): each BotSandbox becomes a fenced namespace and a running bot, kept that way.
 #include <csignal>
+#include <fstream>
+#include <thread>
 #include <functional>
 #include <memory>
 #include <set>
@@ -36,18 +38,10 @@ class OperatorTest : public ::testing::Test {
         {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
     ASSERT_TRUE(established && established->ok());
     prefix_ = "it" + std::to_string(getpid() % 100000) + "-";
-    operator_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + cluster->kubeconfig(),
-                                 "--namespace-prefix=" + prefix_, "--workers=4"},
-        cluster->dir() + "/logs/operator-test-" + std::to_string(getpid()) + ".log");
-    ASSERT_TRUE(operator_->started());
-  }
-  static void TearDownTestSuite() {
-    if (operator_) {
-      operator_->Signal(SIGTERM);
-      operator_->Wait();
-      operator_.reset();
-    }
+    auto identity = cluster->UserKubeconfig("botsec-operator-" + std::to_string(getpid()),
+                                            {"system:masters"});
+    ASSERT_TRUE(identity) << identity.error().message;
+    kubeconfig_ = *identity;
   }
 
   void SetUp() override {
@@ -58,11 +52,25 @@ class OperatorTest : public ::testing::Test {
     auto ns = cluster->CreateTestNamespace("it-op");
     ASSERT_TRUE(ns) << ns.error().message;
     ns_ = *ns;
+    // An operator of this test's own, for this test's namespace alone: tests run side by side.
+    operator_ = std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_,
+                                 "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
+                                 "--workers=4", "--resync-period=" + resync_},
+        cluster->dir() + "/logs/operator-" + ns_ + ".log");
+    ASSERT_TRUE(operator_->started());
   }
   void TearDown() override {
-    if (const Cluster* cluster = ClusterEnvironment::cluster(); cluster != nullptr && !ns_.empty()) {
-      cluster->DeleteNamespace(ns_);
+    const Cluster* cluster = ClusterEnvironment::cluster();
+    if (cluster == nullptr || ns_.empty()) {
+      return;
     }
+    // Delete the sandboxes while the operator can still finish them, then stop it.
+    auto deleted = cluster->Kubectl({"-n", ns_, "delete", "bsb", "--all", "--timeout=90s"});
+    EXPECT_TRUE(deleted && deleted->ok()) << (deleted ? deleted->err : deleted.error().message);
+    operator_->Signal(SIGTERM);
+    operator_->Wait();
+    cluster->DeleteNamespace(ns_);
   }
 
   [[nodiscard]] std::string SandboxNamespace(const std::string& name) const {
@@ -117,12 +125,14 @@ class OperatorTest : public ::testing::Test {
   }
 
   static std::string prefix_;
-  static std::unique_ptr<BackgroundProcess> operator_;
+  static std::string kubeconfig_;  // the operator's own identity, as the audit log shows it
+  std::unique_ptr<BackgroundProcess> operator_;
+  std::string resync_ = "10m";
   std::string ns_;
 };
 
 std::string OperatorTest::prefix_;
-std::unique_ptr<BackgroundProcess> OperatorTest::operator_;
+std::string OperatorTest::kubeconfig_;
 
 TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
   BOTSEC_REQUIRE_CLUSTER();
@@ -362,6 +372,72 @@ TEST_F(OperatorTest, DeletionTakesTheNamespaceWithIt) {
   auto ns = cluster.KubectlJson({"get", "namespace", sns, "-o", "json"});
   ASSERT_FALSE(ns);
   EXPECT_EQ(ns.error().code, core::ErrorCode::kNotFound);
+}
+
+// Converged sandboxes resynced every 3 s: the kube-apiserver's audit log shows no mutating request
+// from the operator's identity while nothing changes, and shows the one it makes once something
+// does (so the count can see a write).
+class OperatorResyncTest : public OperatorTest {
+ protected:
+  OperatorResyncTest() { resync_ = "3s"; }
+
+  // Mutating requests by `user` in the audit log from byte `offset` on: "verb resource/name".
+  static std::vector<std::string> WritesBy(const Cluster& cluster, const std::string& user,
+                                           std::streamoff offset) {
+    std::ifstream log(cluster.dir() + "/logs/audit.log");
+    log.seekg(offset);
+    std::vector<std::string> writes;
+    std::string line;
+    while (std::getline(log, line)) {
+      json entry = json::parse(line, nullptr, /*allow_exceptions=*/false);
+      if (entry.is_discarded() || entry.value("/user/username"_json_pointer, "") != user) {
+        continue;
+      }
+      writes.push_back(entry.value("verb", "") + " " +
+                       entry.value("/objectRef/resource"_json_pointer, "") + "/" +
+                       entry.value("/objectRef/name"_json_pointer, ""));
+    }
+    return writes;
+  }
+
+  static std::streamoff AuditLogSize(const Cluster& cluster) {
+    std::ifstream log(cluster.dir() + "/logs/audit.log", std::ios::ate);
+    return log.tellg();
+  }
+};
+
+TEST_F(OperatorResyncTest, AConvergedSandboxIsNeverWrittenAgain) {
+  BOTSEC_REQUIRE_CLUSTER();
+  for (const char* name : {"one", "two", "three"}) {
+    Create(cluster, ns_, name,
+           {{"image", "ghcr.io/acme/bot:1"},
+            {"ports", {{{"containerPort", 8080}}}},
+            {"network", {{"egress", {{"cidrs", {{{"cidr", "0.0.0.0/0"}}}}}}}}});
+  }
+  for (const char* name : {"one", "two", "three"}) {
+    json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", name, "-o", "json"},
+                           [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+    ASSERT_EQ(ConditionStatus(sandbox, "Ready"), "True") << sandbox.dump(1);
+  }
+  std::this_thread::sleep_for(seconds(2));  // the last status write lands
+  const std::string user = "botsec-operator-" + std::to_string(getpid());
+  std::streamoff quiet_from = AuditLogSize(cluster);
+  std::this_thread::sleep_for(seconds(8));  // more than two resync periods
+  std::vector<std::string> writes = WritesBy(cluster, user, quiet_from);
+  EXPECT_TRUE(writes.empty()) << writes.size() << " writes, the first: " << writes.front();
+
+  std::streamoff edit_from = AuditLogSize(cluster);
+  auto edited = cluster.Kubectl({"-n", SandboxNamespace("two"), "patch", "limitrange", "bot",
+                                 "--type=json", "-p",
+                                 R"([{"op":"remove","path":"/spec/limits/0/default/cpu"}])"});
+  ASSERT_TRUE(edited && edited->ok()) << (edited ? edited->err : "");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        std::vector<std::string> repair = WritesBy(cluster, user, edit_from);
+        return std::ranges::find(repair, "patch limitranges/bot") != repair.end();
+      },
+      seconds(10)))
+      << "the operator's repair is not in the audit log";
 }
 
 }  // namespace

@@ -39,6 +39,8 @@ struct ReconcilerOptions {
   int workers = 2;
   // Every BotSandbox is reconciled again this often even when nothing changed.
   std::chrono::seconds resync_period{600};
+  // Only BotSandboxes of this namespace; "" for every namespace.
+  std::string watch_namespace;
 };
 
 class Reconciler {
