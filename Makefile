@@ -40,7 +40,8 @@ controlplane: ## Build (once, cached in ~/.cache/botsec) the Kubernetes control 
 cluster-up: ## Start the local control plane (etcd, apiserver, controller-manager, scheduler, KWOK)
 	@tools/cluster.sh up
 
-cluster-down: ## Stop the local control plane; no process is left behind
+cluster-down: ## Stop the local control plane (and the demo's operator); no process is left behind
+	@if [ -f build/cluster/operator.pid ]; then kill $$(cat build/cluster/operator.pid) 2>/dev/null || true; rm -f build/cluster/operator.pid; fi
 	@tools/cluster.sh down
 
 cluster-status: ## Show each component of the local control plane and the nodes

@@ -1,5 +1,9 @@
 // botsec-operator: watches BotSandbox resources and reconciles each into a fenced-in sandbox.
+#include <unistd.h>
+
+#include <array>
 #include <atomic>
+#include <cstdlib>
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -11,6 +15,7 @@
 #include "botsec/api/render.h"
 #include "botsec/core/flags.h"
 #include "botsec/kube/client.h"
+#include "botsec/kube/leader_election.h"
 #include "botsec/operator/reconciler.h"
 #include "botsec/policy/policy.h"
 
@@ -113,6 +118,9 @@ int main(int argc, char** argv) {
       .String("default-limits", "LIST", "cpu=1,memory=512Mi,ephemeral-storage=1Gi",
               "the bot container's limits where a BotSandbox leaves them out")
       .String("watch-namespace", "NS", "", "reconcile only the BotSandboxes of this namespace")
+      .Bool("leader-elect", "run as one of several replicas: only the holder of a Lease reconciles")
+      .String("leader-election-namespace", "NS", "",
+              "the Lease's namespace (default: $POD_NAMESPACE, else default)")
       .String("pod-security-version", "VERSION", "latest",
               "pod-security.kubernetes.io/enforce-version of every sandbox namespace");
   auto outcome = botsec::core::ParseCommandLine(flags, argc, argv, std::cout, std::cerr);
@@ -130,11 +138,60 @@ int main(int argc, char** argv) {
     return 2;
   }
   botsec::core::RealClock clock;
-  botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
-  std::jthread runner([&](const std::stop_token& stop) { reconciler.Run(stop); });
+  std::atomic<bool> lost{false};
+  std::jthread runner;
+  if (outcome.flags.Bool("leader-elect")) {
+    std::string lease_namespace(outcome.flags.Get("leader-election-namespace"));
+    if (lease_namespace.empty()) {
+      const char* pod_namespace = std::getenv("POD_NAMESPACE");
+      lease_namespace = pod_namespace != nullptr && *pod_namespace != 0 ? pod_namespace : "default";
+    }
+    std::array<char, 256> host{};
+    gethostname(host.data(), host.size() - 1);
+    botsec::kube::LeaderElectionConfig election{
+        .lease_namespace = lease_namespace,
+        .lease_name = "botsec-operator",
+        .identity = std::string(host.data()) + "_" + std::to_string(getpid())};
+    if (auto valid = botsec::kube::Validate(election); !valid) {
+      std::cerr << "botsec-operator: " << valid.error().message << "\n";
+      return 2;
+    }
+    runner = std::jthread([&, election](const std::stop_token& stop) {
+      botsec::kube::LeaseElector elector(*client, election, clock);
+      auto end = elector.Run(
+          stop, {.on_started_leading =
+                     [&](const std::stop_token& work) {
+                       std::cerr << "Leading lease=" << election.lease_namespace << "/"
+                                 << election.lease_name << " identity=" << election.identity
+                                 << "\n";
+                       botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
+                       reconciler.Run(work);
+                     },
+                 .on_stopped_leading = [] { std::cerr << "Stopped leading\n"; },
+                 .on_new_leader =
+                     [](const std::string& leader) {
+                       std::cerr << "New leader identity=" << leader << "\n";
+                     }});
+      if (end == botsec::kube::ElectionEnd::kLost) {
+        lost = true;
+      }
+    });
+  } else {
+    runner = std::jthread([&](const std::stop_token& stop) {
+      botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
+      reconciler.Run(stop);
+    });
+  }
   std::cerr << "Starting botsec-operator workers=" << options->workers << "\n";
-  while (g_signalled == 0) {
+  while (g_signalled == 0 && !lost) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (lost) {
+    // As controller-runtime does: a replica that lost its lease exits and starts afresh.
+    std::cerr << "Leader election lost\n";
+    runner.request_stop();
+    runner.join();
+    return 1;
   }
   std::cerr << "Stopping signal=" << g_signalled.load() << "\n";
   runner.request_stop();

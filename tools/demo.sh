@@ -22,7 +22,28 @@ botsec="$repo/build/bin/botsec"
 step "5. ... and the same bot fenced in"
 "$botsec" check "$repo/docs/examples/safe-bot.yaml" && echo "(exit 0: allowed)"
 
+step "6. The operator: the BotSandbox API, and a sandbox made from docs/examples/chat-sandbox.yaml"
+kubectl apply --server-side -f "$repo/crds/botsec.io_botsandboxes.yaml" >/dev/null
+kubectl wait --for=condition=Established --timeout=60s crd/botsandboxes.botsec.io >/dev/null
+if [[ -f "$dir/operator.pid" ]] && kill -0 "$(cat "$dir/operator.pid")" 2>/dev/null; then
+  kill "$(cat "$dir/operator.pid")" && sleep 1
+fi
+"$repo/build/bin/botsec-operator" --kubeconfig="$dir/kubeconfig" >"$dir/logs/operator.log" 2>&1 &
+echo $! >"$dir/operator.pid"
+echo "botsec-operator running (pid $(cat "$dir/operator.pid"), log $dir/logs/operator.log)"
+kubectl create namespace bots --dry-run=client -o yaml | kubectl apply -f - >/dev/null
+kubectl -n bots apply -f "$repo/docs/examples/chat-sandbox.yaml"
+kubectl -n bots wait --for=condition=Ready --timeout=60s bsb/chat
+kubectl -n bots get bsb
+sandbox=$(kubectl -n bots get bsb chat -o jsonpath='{.status.namespace}')
+step "7. Inside the sandbox $sandbox: fences first, then the bot"
+kubectl get namespace "$sandbox" --show-labels
+kubectl -n "$sandbox" get serviceaccount,resourcequota,limitrange,networkpolicy,secret,service,pod
+kubectl -n "$sandbox" get networkpolicy egress-allowlist -o jsonpath='{.spec.egress[0].to[0].ipBlock}'
 echo
-echo "The control plane keeps running. Use it with:"
+kubectl -n bots get events --field-selector involvedObject.name=chat
+
+echo
+echo "The control plane and the operator keep running. Use them with:"
 echo "  export KUBECONFIG=$dir/kubeconfig PATH=$dir/bin:\$PATH"
-echo "Stop it with: make cluster-down"
+echo "Stop both with: make cluster-down"

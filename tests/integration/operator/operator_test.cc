@@ -52,6 +52,9 @@ class OperatorTest : public ::testing::Test {
     auto ns = cluster->CreateTestNamespace("it-op");
     ASSERT_TRUE(ns) << ns.error().message;
     ns_ = *ns;
+    if (!start_operator_) {
+      return;
+    }
     // An operator of this test's own, for this test's namespace alone: tests run side by side.
     operator_ = std::make_unique<BackgroundProcess>(
         std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_,
@@ -68,8 +71,10 @@ class OperatorTest : public ::testing::Test {
     // Delete the sandboxes while the operator can still finish them, then stop it.
     auto deleted = cluster->Kubectl({"-n", ns_, "delete", "bsb", "--all", "--timeout=90s"});
     EXPECT_TRUE(deleted && deleted->ok()) << (deleted ? deleted->err : deleted.error().message);
-    operator_->Signal(SIGTERM);
-    operator_->Wait();
+    if (operator_) {
+      operator_->Signal(SIGTERM);
+      operator_->Wait();
+    }
     cluster->DeleteNamespace(ns_);
   }
 
@@ -128,6 +133,7 @@ class OperatorTest : public ::testing::Test {
   static std::string kubeconfig_;  // the operator's own identity, as the audit log shows it
   std::unique_ptr<BackgroundProcess> operator_;
   std::string resync_ = "10m";
+  bool start_operator_ = true;
   std::string ns_;
 };
 
@@ -438,6 +444,70 @@ TEST_F(OperatorResyncTest, AConvergedSandboxIsNeverWrittenAgain) {
       },
       seconds(10)))
       << "the operator's repair is not in the audit log";
+}
+
+// Two replicas with --leader-elect: only the Lease holder writes (by the audit log); when it is
+// killed, the other takes over and repairs what changed meanwhile.
+class OperatorLeaderTest : public OperatorResyncTest {
+ protected:
+  OperatorLeaderTest() { start_operator_ = false; }
+
+  std::unique_ptr<BackgroundProcess> Replica(const Cluster& cluster, const std::string& kubeconfig,
+                                             const std::string& name) {
+    return std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig,
+                                 "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
+                                 "--leader-elect", "--leader-election-namespace=" + ns_},
+        cluster.dir() + "/logs/operator-" + ns_ + "-" + name + ".log");
+  }
+};
+
+TEST_F(OperatorLeaderTest, OnlyTheLeaderWritesAndTheOtherTakesOver) {
+  BOTSEC_REQUIRE_CLUSTER();
+  const std::string pid = std::to_string(getpid());
+  auto first_identity = cluster.UserKubeconfig("botsec-replica-a-" + pid, {"system:masters"});
+  auto second_identity = cluster.UserKubeconfig("botsec-replica-b-" + pid, {"system:masters"});
+  ASSERT_TRUE(first_identity && second_identity);
+  std::streamoff from = AuditLogSize(cluster);
+  auto first = Replica(cluster, *first_identity, "a");
+  std::this_thread::sleep_for(seconds(2));  // a leads first
+  auto second = Replica(cluster, *second_identity, "b");
+  Create(cluster, ns_, "led", {{"image", "ghcr.io/acme/bot:1"}});
+  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "led", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(sandbox, "Ready"), "True") << sandbox.dump(1);
+
+  auto not_lease = [](const std::vector<std::string>& writes) {
+    std::vector<std::string> out;
+    for (const std::string& write : writes) {
+      if (write.find(" leases/") == std::string::npos) {
+        out.push_back(write);
+      }
+    }
+    return out;
+  };
+  std::vector<std::string> by_first = not_lease(WritesBy(cluster, "botsec-replica-a-" + pid, from));
+  std::vector<std::string> by_second = not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, from));
+  EXPECT_FALSE(by_first.empty()) << "the leader wrote nothing";
+  EXPECT_TRUE(by_second.empty()) << "the follower wrote " << by_second.front();
+
+  first->Signal(SIGKILL);
+  first->Wait();
+  std::streamoff after_kill = AuditLogSize(cluster);
+  auto deleted = cluster.Kubectl({"-n", SandboxNamespace("led"), "delete", "networkpolicy", "default-deny"});
+  ASSERT_TRUE(deleted && deleted->ok());
+  // Lease 15 s + a retry period, then the repair.
+  EXPECT_TRUE(Eventually(
+      [&] {
+        return cluster.KubectlJson({"-n", SandboxNamespace("led"), "get", "networkpolicy", "default-deny", "-o", "json"})
+            .has_value();
+      },
+      seconds(30)))
+      << "no one repaired the sandbox after the leader died";
+  std::vector<std::string> repair = not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, after_kill));
+  EXPECT_NE(std::ranges::find(repair, "patch networkpolicies/default-deny"), repair.end())
+      << "the repair was not the new leader's";
+  operator_ = std::move(second);  // TearDown finishes the sandbox with it, then stops it
 }
 
 }  // namespace
