@@ -3,8 +3,8 @@
 
 #include <array>
 #include <atomic>
-#include <cstdlib>
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
@@ -108,7 +108,9 @@ int main(int argc, char** argv) {
   botsec::core::FlagSet flags("botsec-operator",
                               "reconciles BotSandbox resources (botsec.io/v1alpha1) into "
                               "fenced-in sandboxes");
-  flags.String("kubeconfig", "PATH", "", "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
+  flags
+      .String("kubeconfig", "PATH", "",
+              "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
       .String("workers", "N", "2", "BotSandboxes reconciled at once")
       .String("namespace-prefix", "PREFIX", "bsb-", "prefix of every sandbox namespace")
       .String("policy", "FILE", "", "the policy document (libs/policy): bounds and checks")
@@ -158,20 +160,20 @@ int main(int argc, char** argv) {
     }
     runner = std::jthread([&, election](const std::stop_token& stop) {
       botsec::kube::LeaseElector elector(*client, election, clock);
-      auto end = elector.Run(
-          stop, {.on_started_leading =
-                     [&](const std::stop_token& work) {
-                       std::cerr << "Leading lease=" << election.lease_namespace << "/"
-                                 << election.lease_name << " identity=" << election.identity
-                                 << "\n";
-                       botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
-                       reconciler.Run(work);
-                     },
-                 .on_stopped_leading = [] { std::cerr << "Stopped leading\n"; },
-                 .on_new_leader =
-                     [](const std::string& leader) {
-                       std::cerr << "New leader identity=" << leader << "\n";
-                     }});
+      auto end = elector.Run(stop, {.on_started_leading =
+                                        [&](const std::stop_token& work) {
+                                          std::cerr << "Leading lease=" << election.lease_namespace
+                                                    << "/" << election.lease_name
+                                                    << " identity=" << election.identity << "\n";
+                                          botsec::operator_reconcile::Reconciler reconciler(
+                                              *client, clock, *options);
+                                          reconciler.Run(work);
+                                        },
+                                    .on_stopped_leading = [] { std::cerr << "Stopped leading\n"; },
+                                    .on_new_leader =
+                                        [](const std::string& leader) {
+                                          std::cerr << "New leader identity=" << leader << "\n";
+                                        }});
       if (end == botsec::kube::ElectionEnd::kLost) {
         lost = true;
       }

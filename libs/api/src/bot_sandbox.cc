@@ -117,8 +117,8 @@ class FieldReader {
     return *text;
   }
 
-  std::optional<std::int64_t> Int(const Json& parent, std::string_view key,
-                                  const std::string& path, std::int64_t min, std::int64_t max) {
+  std::optional<std::int64_t> Int(const Json& parent, std::string_view key, const std::string& path,
+                                  std::int64_t min, std::int64_t max) {
     const Json* value = Member(parent, key);
     if (value == nullptr) {
       return std::nullopt;
@@ -127,15 +127,16 @@ class FieldReader {
       Invalid(path, *value, "must be an integer");
       return std::nullopt;
     }
-    std::int64_t number = value->is_number_unsigned() &&
-                                  value->get<std::uint64_t>() >
-                                      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
-                              ? std::numeric_limits<std::int64_t>::max()
-                              : value->get<std::int64_t>();
+    std::int64_t number =
+        value->is_number_unsigned() &&
+                value->get<std::uint64_t>() >
+                    static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())
+            ? std::numeric_limits<std::int64_t>::max()
+            : value->get<std::int64_t>();
     if (number < min || number > max) {
-      Invalid(path, *value,
-              "must be between " + std::to_string(min) + " and " + std::to_string(max) +
-                  ", inclusive");
+      Invalid(
+          path, *value,
+          "must be between " + std::to_string(min) + " and " + std::to_string(max) + ", inclusive");
       return std::nullopt;
     }
     return number;
@@ -218,9 +219,8 @@ bool IsDnsLabel(std::string_view text) {
   if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') {
     return false;
   }
-  return std::ranges::all_of(text, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+  return std::ranges::all_of(
+      text, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 bool IsDnsSubdomain(std::string_view text) {
@@ -546,11 +546,9 @@ Network ReadNetwork(FieldReader& reader, const Json& spec) {
     }
     IngressRule rule;
     rule.from_sandboxes = reader.Strings(item, "fromSandboxes", path + ".fromSandboxes", 64, 63);
-    rule.from_namespaces =
-        reader.Strings(item, "fromNamespaces", path + ".fromNamespaces", 64, 63);
-    for (const auto& [list, field] :
-         {std::pair{&rule.from_sandboxes, "fromSandboxes"},
-          std::pair{&rule.from_namespaces, "fromNamespaces"}}) {
+    rule.from_namespaces = reader.Strings(item, "fromNamespaces", path + ".fromNamespaces", 64, 63);
+    for (const auto& [list, field] : {std::pair{&rule.from_sandboxes, "fromSandboxes"},
+                                      std::pair{&rule.from_namespaces, "fromNamespaces"}}) {
       for (std::size_t j = 0; j < list->size(); ++j) {
         if (!IsDnsLabel((*list)[j])) {
           reader.Invalid(Index(path + "." + field, j), (*list)[j],
@@ -586,7 +584,8 @@ SecurityProfile ReadProfile(FieldReader& reader, const Json& parent, std::string
     }
     profile.type = *type;
   }
-  profile.localhost_profile = reader.String(*object, "localhostProfile", path + ".localhostProfile");
+  profile.localhost_profile =
+      reader.String(*object, "localhostProfile", path + ".localhostProfile");
   if ((profile.type == "Localhost") != profile.localhost_profile.has_value()) {
     reader.Invalid(path, *object,
                    "localhostProfile is required with type Localhost and forbidden otherwise");
@@ -600,8 +599,8 @@ Isolation ReadIsolation(FieldReader& reader, const Json& spec) {
   if (object == nullptr) {
     return isolation;
   }
-  if (auto runtime = reader.String(*object, "runtimeClassName", "spec.isolation.runtimeClassName",
-                                   253)) {
+  if (auto runtime =
+          reader.String(*object, "runtimeClassName", "spec.isolation.runtimeClassName", 253)) {
     if (!IsDnsSubdomain(*runtime)) {
       reader.Invalid("spec.isolation.runtimeClassName", *runtime,
                      "must be a DNS subdomain (lower-case letters, digits, '-' and '.')");
@@ -805,8 +804,8 @@ Result<ObjectMeta> ParseObjectMeta(const Json& object) {
       generation != nullptr && generation->is_number_integer()) {
     meta.generation = generation->get<std::int64_t>();
   }
-  for (auto [key, target] : {std::pair{"labels", &meta.labels},
-                             std::pair{"annotations", &meta.annotations}}) {
+  for (auto [key, target] :
+       {std::pair{"labels", &meta.labels}, std::pair{"annotations", &meta.annotations}}) {
     if (const Json* map = FieldReader::Member(*metadata, key); map != nullptr && map->is_object()) {
       for (const auto& [name, value] : map->items()) {
         if (value.is_string()) {
@@ -900,8 +899,8 @@ Json StatusToJson(const BotSandboxStatus& status) {
 }
 
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type) {
-  auto it = std::ranges::find_if(conditions,
-                                 [&](const Condition& condition) { return condition.type == type; });
+  auto it = std::ranges::find_if(
+      conditions, [&](const Condition& condition) { return condition.type == type; });
   return it == conditions.end() ? nullptr : &*it;
 }
 

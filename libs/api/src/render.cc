@@ -42,8 +42,8 @@ Resources ResolveResources(const Resources& asked, const SandboxSettings& settin
     if (limit != asked.limits.end()) {
       out.limits[key] = limit->second;
     } else if (default_limit != settings.default_limits.end()) {
-      out.limits[key] = request != asked.requests.end() &&
-                                QuantityValue(request->second) > QuantityValue(default_limit->second)
+      out.limits[key] = request != asked.requests.end() && QuantityValue(request->second) >
+                                                               QuantityValue(default_limit->second)
                             ? request->second
                             : default_limit->second;
     }
@@ -51,8 +51,8 @@ Resources ResolveResources(const Resources& asked, const SandboxSettings& settin
       out.requests[key] = request->second;
     } else if (default_request != settings.default_requests.end()) {
       auto bound = out.limits.find(key);
-      out.requests[key] = bound != out.limits.end() &&
-                                  QuantityValue(default_request->second) > QuantityValue(bound->second)
+      out.requests[key] = bound != out.limits.end() && QuantityValue(default_request->second) >
+                                                           QuantityValue(bound->second)
                               ? bound->second
                               : default_request->second;
     }
@@ -92,8 +92,7 @@ std::vector<Cause> CheckBounds(const BotSandboxSpec& spec, const Resources& reso
     causes.push_back({.field = "spec.lifetime.ttl",
                       .reason = "FieldValueInvalid",
                       .message = "Invalid value: \"" + spec.lifetime->ttl_text +
-                                 "\": must be at most " +
-                                 std::to_string(bounds.max_ttl->count()) +
+                                 "\": must be at most " + std::to_string(bounds.max_ttl->count()) +
                                  "s (the administrator's bound)"});
   }
   if (!bounds.runtime_classes.empty()) {
@@ -309,8 +308,9 @@ std::vector<Json> NetworkPolicies(const BotSandbox& sandbox, const std::string& 
                                   std::vector<std::string>& notes) {
   const Network& network = sandbox.spec.network;
   std::vector<Json> policies;
-  policies.push_back(NetworkPolicy(
-      "default-deny", ns, {{"podSelector", Json::object()}, {"policyTypes", {"Ingress", "Egress"}}}));
+  policies.push_back(
+      NetworkPolicy("default-deny", ns,
+                    {{"podSelector", Json::object()}, {"policyTypes", {"Ingress", "Egress"}}}));
   if (network.allow_dns) {
     Json dns_pods = Json::object();
     for (const auto& [key, value] : settings.dns_pod_labels) {
@@ -325,7 +325,8 @@ std::vector<Json> NetworkPolicies(const BotSandbox& sandbox, const std::string& 
              {{{"namespaceSelector",
                 {{"matchLabels", {{"kubernetes.io/metadata.name", settings.dns_namespace}}}}},
                {"podSelector", {{"matchLabels", dns_pods}}}}}},
-            {"ports", {{{"port", 53}, {"protocol", "UDP"}}, {{"port", 53}, {"protocol", "TCP"}}}}}}}}));
+            {"ports",
+             {{{"port", 53}, {"protocol", "UDP"}}, {{"port", 53}, {"protocol", "TCP"}}}}}}}}));
   }
   if (auto egress = EgressAllowlist(network, ns, settings.policy.sandboxes.never_reach, notes)) {
     policies.push_back(*std::move(egress));
@@ -335,15 +336,15 @@ std::vector<Json> NetworkPolicies(const BotSandbox& sandbox, const std::string& 
     for (const IngressRule& rule : network.ingress) {
       Json from = Json::array();
       for (const std::string& name : rule.from_sandboxes) {
-        std::string peer = SandboxNamespaceName(settings.namespace_prefix,
-                                                sandbox.metadata.namespace_, name);
-        from.push_back({{"namespaceSelector",
-                         {{"matchLabels", {{"kubernetes.io/metadata.name", peer}}}}},
-                        {"podSelector", {{"matchLabels", {{std::string(kRoleLabel), "bot"}}}}}});
+        std::string peer =
+            SandboxNamespaceName(settings.namespace_prefix, sandbox.metadata.namespace_, name);
+        from.push_back(
+            {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", peer}}}}},
+             {"podSelector", {{"matchLabels", {{std::string(kRoleLabel), "bot"}}}}}});
       }
       for (const std::string& name : rule.from_namespaces) {
-        from.push_back({{"namespaceSelector",
-                         {{"matchLabels", {{"kubernetes.io/metadata.name", name}}}}}});
+        from.push_back(
+            {{"namespaceSelector", {{"matchLabels", {{"kubernetes.io/metadata.name", name}}}}}});
       }
       Json item = {{"from", std::move(from)}};
       if (!rule.ports.empty()) {
@@ -351,11 +352,11 @@ std::vector<Json> NetworkPolicies(const BotSandbox& sandbox, const std::string& 
       }
       rules.push_back(std::move(item));
     }
-    policies.push_back(NetworkPolicy(
-        "ingress", ns,
-        {{"podSelector", {{"matchLabels", {{std::string(kRoleLabel), "bot"}}}}},
-         {"policyTypes", {"Ingress"}},
-         {"ingress", rules}}));
+    policies.push_back(
+        NetworkPolicy("ingress", ns,
+                      {{"podSelector", {{"matchLabels", {{std::string(kRoleLabel), "bot"}}}}},
+                       {"policyTypes", {"Ingress"}},
+                       {"ingress", rules}}));
   }
   std::ranges::sort(policies, [](const Json& a, const Json& b) {
     return a["metadata"]["name"].get<std::string>() < b["metadata"]["name"].get<std::string>();
@@ -438,8 +439,8 @@ std::string SandboxNamespaceName(std::string_view prefix, std::string_view owner
                                  std::string_view owner_name) {
   std::string key = std::string(owner_namespace) + "/" + std::string(owner_name);
   std::string suffix = "-" + core::Hex64(core::Fnv1a64(key)).substr(0, 8);
-  std::string base = std::string(prefix) + std::string(owner_namespace) + "-" +
-                     std::string(owner_name);
+  std::string base =
+      std::string(prefix) + std::string(owner_namespace) + "-" + std::string(owner_name);
   constexpr std::size_t kMaxLength = 63;
   if (base.size() > kMaxLength - suffix.size()) {
     base.resize(kMaxLength - suffix.size());
@@ -476,16 +477,15 @@ Result<RenderedSandbox> Render(const BotSandbox& sandbox, const SandboxSettings&
     labels[std::string("pod-security.kubernetes.io/") + mode + "-version"] =
         settings.pod_security_version;
   }
-  out.namespace_ = {
-      {"apiVersion", "v1"},
-      {"kind", "Namespace"},
-      {"metadata",
-       {{"name", ns},
-        {"labels", labels},
-        {"annotations",
-         {{std::string(kOwnerUidAnnotation), sandbox.metadata.uid},
-          {std::string(kOwnerAnnotation),
-           sandbox.metadata.namespace_ + "/" + sandbox.metadata.name}}}}}};
+  out.namespace_ = {{"apiVersion", "v1"},
+                    {"kind", "Namespace"},
+                    {"metadata",
+                     {{"name", ns},
+                      {"labels", labels},
+                      {"annotations",
+                       {{std::string(kOwnerUidAnnotation), sandbox.metadata.uid},
+                        {std::string(kOwnerAnnotation),
+                         sandbox.metadata.namespace_ + "/" + sandbox.metadata.name}}}}}};
 
   out.service_account = {{"apiVersion", "v1"},
                          {"kind", "ServiceAccount"},

@@ -1,8 +1,7 @@
 #include "botsec/core/cidr.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
+#include <arpa/inet.h>
 
 namespace botsec::core {
 namespace {

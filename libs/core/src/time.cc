@@ -35,8 +35,9 @@ std::string FormatRfc3339(std::chrono::system_clock::time_point time) {
 
 Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text) {
   auto invalid = [&] {
-    return Fail(ErrorCode::kInvalidArgument,
-                "\"" + std::string(text) + "\" is not an RFC 3339 time such as 2026-12-04T10:00:00Z");
+    return Fail(
+        ErrorCode::kInvalidArgument,
+        "\"" + std::string(text) + "\" is not an RFC 3339 time such as 2026-12-04T10:00:00Z");
   };
   int year = 0;
   int month = 0;
@@ -77,8 +78,7 @@ Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text
   std::chrono::seconds offset{0};
   if (at < text.size() && (text[at] == 'Z' || text[at] == 'z') && at + 1 == text.size()) {
     // UTC
-  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') &&
-             text[at + 3] == ':') {
+  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
     int offset_hours = 0;
     int offset_minutes = 0;
     if (!Digits(text, at + 1, 2, offset_hours) || !Digits(text, at + 4, 2, offset_minutes) ||
@@ -93,7 +93,7 @@ Result<std::chrono::system_clock::time_point> ParseRfc3339(std::string_view text
     return invalid();
   }
   std::chrono::year_month_day date{std::chrono::year(year), std::chrono::month(month),
-                                    std::chrono::day(day)};
+                                   std::chrono::day(day)};
   if (!date.ok()) {
     return invalid();
   }

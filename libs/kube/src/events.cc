@@ -31,7 +31,6 @@ std::string StringAt(const Json& object, const char* pointer) {
   return object[path].get<std::string>();
 }
 
-
 std::string ObjectKey(const ObjectReference& ref) {
   return ref.ns + "/" + ref.kind + "/" + ref.name + "/" + ref.uid;
 }

@@ -447,9 +447,9 @@ Result<Policy> ParsePolicy(std::string_view yaml) {
       continue;
     }
     if (found) {
-      return Fail(ErrorCode::kInvalidArgument,
-                  YamlWhere(document.Mark()) +
-                      ": a second document; a policy is one YAML document");
+      return Fail(
+          ErrorCode::kInvalidArgument,
+          YamlWhere(document.Mark()) + ": a second document; a policy is one YAML document");
     }
     root = document;
     found = true;

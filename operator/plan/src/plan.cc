@@ -34,7 +34,9 @@ std::string Text(const Json& object, std::initializer_list<const char*> path) {
   return value != nullptr && value->is_string() ? value->get<std::string>() : "";
 }
 
-bool Terminating(const Json& object) { return !Text(object, {"metadata", "deletionTimestamp"}).empty(); }
+bool Terminating(const Json& object) {
+  return !Text(object, {"metadata", "deletionTimestamp"}).empty();
+}
 
 Removal RemovalOf(const Json& object) {
   return {.api_version = Text(object, {"apiVersion"}),
@@ -135,7 +137,12 @@ std::string NamespaceConditions(const Json& ns) {
     return message;
   }
   for (const Json& condition : *conditions) {
-    if (Text(condition, {"status"}) != "True") {
+    // ContentRemaining and FinalizersRemaining are a deletion in progress; these are failures.
+    std::string type = Text(condition, {"type"});
+    bool failure = type == "NamespaceDeletionDiscoveryFailure" ||
+                   type == "NamespaceDeletionGroupVersionParsingFailure" ||
+                   type == "NamespaceDeletionContentFailure";
+    if (!failure || Text(condition, {"status"}) != "True") {
       continue;
     }
     message += (message.empty() ? "" : "; ") + Text(condition, {"type"}) + ": " +
@@ -155,8 +162,14 @@ std::vector<Json> Fences(const api::RenderedSandbox& rendered) {
   return fences;
 }
 
+// The API server keeps a list-map's entries in its own order: conditions compare as a set.
+BotSandboxStatus Canonical(BotSandboxStatus status) {
+  std::ranges::sort(status.conditions, {}, &Condition::type);
+  return status;
+}
+
 void FinishStatus(const Observed& observed, ReconcilePlan& plan, BotSandboxStatus status) {
-  if (!(status == observed.sandbox.status)) {
+  if (!(Canonical(status) == Canonical(observed.sandbox.status))) {
     plan.status = std::move(status);
   }
 }
@@ -216,12 +229,12 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
     status.expires_at.clear();
   }
 
-  const bool has_finalizer = std::ranges::find(meta.finalizers, api::kFinalizer) !=
-                             meta.finalizers.end();
+  const bool has_finalizer =
+      std::ranges::find(meta.finalizers, api::kFinalizer) != meta.finalizers.end();
   const bool namespace_ours =
       observed.namespace_ &&
-      Text(*observed.namespace_, {"metadata", "annotations", std::string(api::kOwnerUidAnnotation).c_str()}) ==
-          meta.uid;
+      Text(*observed.namespace_,
+           {"metadata", "annotations", std::string(api::kOwnerUidAnnotation).c_str()}) == meta.uid;
 
   // Deletion: the namespace goes first, and with it everything in it; then the finalizer.
   if (meta.deletion_timestamp) {
@@ -234,12 +247,14 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
       std::string stuck = NamespaceConditions(*observed.namespace_);
       if (!Terminating(*observed.namespace_)) {
         plan.remove.push_back(RemovalOf(*observed.namespace_));
-        plan.events.push_back({"Normal", "Deleting", "deleting sandbox namespace " + status.namespace_});
+        plan.events.push_back(
+            {"Normal", "Deleting", "deleting sandbox namespace " + status.namespace_});
       }
-      SetCondition(status.conditions, before, kDegraded, !stuck.empty(),
-                   stuck.empty() ? "AsExpected" : "NamespaceStuck",
-                   stuck.empty() ? "" : "namespace " + status.namespace_ + " is not going away: " + stuck,
-                   meta.generation, now);
+      SetCondition(
+          status.conditions, before, kDegraded, !stuck.empty(),
+          stuck.empty() ? "AsExpected" : "NamespaceStuck",
+          stuck.empty() ? "" : "namespace " + status.namespace_ + " is not going away: " + stuck,
+          meta.generation, now);
       SetCondition(status.conditions, before, kReady, false, "Terminating",
                    "waiting for namespace " + status.namespace_ + " to go", meta.generation, now);
       plan.requeue_after = std::chrono::seconds(5);
@@ -274,9 +289,9 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
   const bool expired = expires && observed.now >= *expires;
   if (expired && sandbox.spec.lifetime->on_expiry == api::OnExpiry::kDelete) {
     plan.delete_sandbox = true;
-    plan.events.push_back({"Normal", "Expired",
-                           "the TTL of " + sandbox.spec.lifetime->ttl_text +
-                               " ran out: deleting the BotSandbox"});
+    plan.events.push_back(
+        {"Normal", "Expired",
+         "the TTL of " + sandbox.spec.lifetime->ttl_text + " ran out: deleting the BotSandbox"});
     status.phase = Phase::kExpired;
     FinishStatus(observed, plan, std::move(status));
     return plan;
@@ -295,12 +310,12 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
                                                 " does not exist: the Pod waits for it"});
       continue;
     }
-    if (Text(source->second, {"metadata", "labels", std::string(api::kSandboxAccessLabel).c_str()}) !=
-        "true") {
-      problems.push_back({"SecretNotShared",
-                          "Secret " + meta.namespace_ + "/" + name + " is not labelled " +
-                              std::string(api::kSandboxAccessLabel) +
-                              "=true, so it is not mirrored: the Pod waits for it"});
+    if (Text(source->second,
+             {"metadata", "labels", std::string(api::kSandboxAccessLabel).c_str()}) != "true") {
+      problems.push_back(
+          {"SecretNotShared", "Secret " + meta.namespace_ + "/" + name + " is not labelled " +
+                                  std::string(api::kSandboxAccessLabel) +
+                                  "=true, so it is not mirrored: the Pod waits for it"});
       continue;
     }
     mirrorable.emplace(name, source->second);
@@ -352,7 +367,8 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
                              std::string(seen != nullptr ? "restored " : "recreated ") + key +
                                  " in " + status.namespace_});
     } else if (key.starts_with("Namespace/")) {
-      plan.events.push_back({"Normal", "Creating", "creating sandbox namespace " + status.namespace_});
+      plan.events.push_back(
+          {"Normal", "Creating", "creating sandbox namespace " + status.namespace_});
     }
   }
   // NetworkPolicies are ours alone: any other one could open a fence.
@@ -360,8 +376,8 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
   for (const auto& [key, child] : observed.children) {
     bool ours = Text(child, {"metadata", "labels", std::string(api::kManagedByLabel).c_str()}) ==
                 api::kManagedBy;
-    bool prunable = key.starts_with("NetworkPolicy/") || (ours && (key.starts_with("Secret/") ||
-                                                                    key.starts_with("Service/")));
+    bool prunable = key.starts_with("NetworkPolicy/") ||
+                    (ours && (key.starts_with("Secret/") || key.starts_with("Service/")));
     if (!prunable || desired_keys.contains(key) || Terminating(child)) {
       continue;
     }
@@ -382,10 +398,21 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
     pod = &it->second;
   }
   const bool hold = suspended || expired || !problems.empty();
+  // A bot that ran to its end is not started again: known from its Pod while the Pod is there
+  // (even while it is being deleted), and from the status this operator wrote once it is gone.
+  const bool runs_once = sandbox.spec.restart_policy != "Always";
+  const bool pod_of_spec =
+      pod != nullptr &&
+      Text(*pod, {"metadata", "annotations", std::string(api::kSpecHashAnnotation).c_str()}) ==
+          rendered->pod_hash;
+  const bool pod_finished =
+      runs_once && pod_of_spec &&
+      (PodPhase(*pod) == Phase::kSucceeded || PodPhase(*pod) == Phase::kFailed);
   const bool completed =
-      sandbox.spec.restart_policy != "Always" &&
-      (sandbox.status.phase == Phase::kSucceeded || sandbox.status.phase == Phase::kFailed) &&
-      sandbox.status.observed_generation == meta.generation;
+      pod_finished ||
+      (runs_once &&
+       (sandbox.status.phase == Phase::kSucceeded || sandbox.status.phase == Phase::kFailed) &&
+       sandbox.status.observed_generation == meta.generation);
   if (pod != nullptr) {
     std::string hash =
         Text(*pod, {"metadata", "annotations", std::string(api::kSpecHashAnnotation).c_str()});
@@ -393,23 +420,21 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
       plan.remove.push_back(RemovalOf(*pod));
       plan.events.push_back(
           {"Normal", hold ? "PodDeleted" : "PodReplaced",
-           hold ? "deleted the bot's Pod: " +
-                      std::string(suspended ? "the sandbox is suspended"
-                                  : expired ? "the TTL ran out"
-                                            : "it cannot run as specified")
+           hold ? "deleted the bot's Pod: " + std::string(suspended ? "the sandbox is suspended"
+                                                          : expired ? "the TTL ran out"
+                                                                    : "it cannot run as specified")
                 : "the spec changed: replacing the bot's Pod"});
     }
   } else if (!hold && !completed) {
     plan.apply.push_back(rendered->pod);
-    plan.events.push_back({"Normal", "PodCreated", "creating the bot's Pod in " + status.namespace_});
+    plan.events.push_back(
+        {"Normal", "PodCreated", "creating the bot's Pod in " + status.namespace_});
   }
 
   // Status from what was observed.
-  const bool pod_current = pod != nullptr && !Terminating(*pod) &&
-                           Text(*pod, {"metadata", "annotations",
-                                       std::string(api::kSpecHashAnnotation).c_str()}) ==
-                               rendered->pod_hash;
-  if (pod_current) {
+  const bool pod_current = pod_of_spec && !Terminating(*pod);
+  const bool pod_reportable = pod_current || pod_finished;
+  if (pod_reportable) {
     status.pod_name = Text(*pod, {"metadata", "name"});
     status.pod_ip = Text(*pod, {"status", "podIP"});
     status.start_time = Text(*pod, {"status", "startTime"});
@@ -425,18 +450,19 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
     status.phase = Phase::kSuspended;
   } else if (expired) {
     status.phase = Phase::kExpired;
-  } else if (pod_current) {
+  } else if (pod_reportable) {
     status.phase = PodPhase(*pod);
   } else if (!completed) {
     status.phase = Phase::kPending;
   }
 
   const bool isolated = fences_in_place && !foreign_policy;
-  SetCondition(status.conditions, before, kIsolated, isolated,
-               isolated ? "FencesInPlace" : (foreign_policy ? "ForeignNetworkPolicy" : "FencesApplying"),
-               isolated ? "every fence of " + status.namespace_ + " is in place"
-                        : "the fences of " + status.namespace_ + " are being put in place",
-               meta.generation, now);
+  SetCondition(
+      status.conditions, before, kIsolated, isolated,
+      isolated ? "FencesInPlace" : (foreign_policy ? "ForeignNetworkPolicy" : "FencesApplying"),
+      isolated ? "every fence of " + status.namespace_ + " is in place"
+               : "the fences of " + status.namespace_ + " are being put in place",
+      meta.generation, now);
   SetCondition(status.conditions, before, kPodReady, ready, ready ? "PodReady" : "PodNotReady",
                ready ? "the bot's Pod is ready" : "the bot's Pod is not ready", meta.generation,
                now);
@@ -449,12 +475,18 @@ ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& setting
       plan.events.push_back({"Warning", problem.reason, problem.message});
     }
   } else {
-    std::string why = suspended ? "Suspended" : expired ? "Expired" : ready && isolated ? "Running" : "Starting";
+    const bool finished = completed && !suspended && !expired;
+    std::string why = suspended           ? "Suspended"
+                      : expired           ? "Expired"
+                      : finished          ? "Completed"
+                      : ready && isolated ? "Running"
+                                          : "Starting";
     SetCondition(status.conditions, before, kReady, ready && isolated, why,
                  ready && isolated ? "the bot is running in its sandbox"
-                 : suspended      ? "the sandbox is suspended"
-                 : expired        ? "the TTL ran out; the sandbox is kept for inspection"
-                                  : "the sandbox is starting",
+                 : suspended       ? "the sandbox is suspended"
+                 : expired         ? "the TTL ran out; the sandbox is kept for inspection"
+                 : finished        ? "the bot ran to its end and is not restarted"
+                                   : "the sandbox is starting",
                  meta.generation, now);
     SetCondition(status.conditions, before, kDegraded, false, "AsExpected", "", meta.generation,
                  now);

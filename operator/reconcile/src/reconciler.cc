@@ -27,8 +27,7 @@ struct ChildKind {
 };
 
 std::vector<ChildKind> ChildKinds() {
-  const std::string ours =
-      std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedBy);
+  const std::string ours = std::string(api::kManagedByLabel) + "=" + std::string(api::kManagedBy);
   return {
       {"ServiceAccount", {"", "v1", "serviceaccounts", true}, ours},
       {"ResourceQuota", {"", "v1", "resourcequotas", true}, ours},
@@ -86,16 +85,17 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
     reflector.selectors.label_selector = selector;
     return reflector;
   };
-  informers_->sandboxes = std::make_unique<kube::Informer>(client_, BotSandboxes(),
-                                                           options_.watch_namespace, clock_);
-  informers_->namespaces = std::make_unique<kube::Informer>(
-      client_, kube::resources::Namespaces(), "", clock_, selected(std::string(api::kSandboxLabel)));
+  informers_->sandboxes =
+      std::make_unique<kube::Informer>(client_, BotSandboxes(), options_.watch_namespace, clock_);
+  informers_->namespaces =
+      std::make_unique<kube::Informer>(client_, kube::resources::Namespaces(), "", clock_,
+                                       selected(std::string(api::kSandboxLabel)));
   informers_->source_secrets = std::make_unique<kube::Informer>(
       client_, kube::Resource{"", "v1", "secrets", true}, options_.watch_namespace, clock_,
       selected(std::string(api::kSandboxAccessLabel) + "=true"));
   for (const ChildKind& child : ChildKinds()) {
-    informers_->children[child.kind] =
-        std::make_unique<kube::Informer>(client_, child.resource, "", clock_, selected(child.selector));
+    informers_->children[child.kind] = std::make_unique<kube::Informer>(
+        client_, child.resource, "", clock_, selected(child.selector));
   }
 
   auto enqueue = [this](const std::string& key) { queue_.Add(key); };
@@ -214,7 +214,8 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
   const std::string& name = sandbox.metadata.name;
   const kube::ApplyOptions apply{.field_manager = std::string(kFieldManager), .force = true};
   for (const operator_plan::EventNote& note : plan.events) {
-    events_.Record(object, note.type == "Warning" ? kube::EventKind::kWarning : kube::EventKind::kNormal,
+    events_.Record(object,
+                   note.type == "Warning" ? kube::EventKind::kWarning : kube::EventKind::kNormal,
                    note.reason, note.message);
   }
   if (plan.add_finalizer) {
@@ -228,8 +229,8 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     }
   }
   if (plan.delete_sandbox) {
-    auto deleted = client_.Delete(BotSandboxes(), ns, name,
-                                  {.precondition_uid = sandbox.metadata.uid});
+    auto deleted =
+        client_.Delete(BotSandboxes(), ns, name, {.precondition_uid = sandbox.metadata.uid});
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       return core::Fail(deleted.error().Wrap("deleting the expired BotSandbox"));
     }
@@ -249,9 +250,9 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     if (!resource) {
       return core::Fail(resource.error());
     }
-    auto deleted = client_.Delete(*resource, removal.namespace_, removal.name,
-                                  {.propagation = kube::Propagation::kBackground,
-                                   .precondition_uid = removal.uid});
+    auto deleted = client_.Delete(
+        *resource, removal.namespace_, removal.name,
+        {.propagation = kube::Propagation::kBackground, .precondition_uid = removal.uid});
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       return core::Fail(deleted.error().Wrap("deleting " + removal.kind + "/" + removal.name));
     }
@@ -272,8 +273,9 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     if (at != finalizers.end()) {
       std::string path = "/metadata/finalizers/" + std::to_string(at - finalizers.begin());
       // The test keeps another actor's finalizer, added meanwhile, from being removed instead.
-      Json patch = Json::array({{{"op", "test"}, {"path", path}, {"value", std::string(api::kFinalizer)}},
-                                {{"op", "remove"}, {"path", path}}});
+      Json patch =
+          Json::array({{{"op", "test"}, {"path", path}, {"value", std::string(api::kFinalizer)}},
+                       {{"op", "remove"}, {"path", path}}});
       auto patched = client_.Patch(BotSandboxes(), ns, name, kube::PatchType::kJson, patch);
       if (!patched && patched.error().code != ErrorCode::kNotFound) {
         return core::Fail(patched.error().Wrap("removing the finalizer"));
@@ -303,8 +305,10 @@ Result<std::optional<std::chrono::seconds>> Reconciler::Reconcile(const std::str
   if (!plan.apply.empty() || !plan.remove.empty() || plan.status || plan.add_finalizer ||
       plan.remove_finalizer || plan.delete_sandbox) {
     Log("Reconciled sandbox=" + key + " applied=" + std::to_string(plan.apply.size()) +
-        " deleted=" + std::to_string(plan.remove.size()) +
-        " status=" + (plan.status ? std::string(api::PhaseName(plan.status->phase.value_or(api::Phase::kPending))) : "unchanged"));
+        " deleted=" + std::to_string(plan.remove.size()) + " status=" +
+        (plan.status
+             ? std::string(api::PhaseName(plan.status->phase.value_or(api::Phase::kPending)))
+             : "unchanged"));
   }
   return plan.requeue_after;
 }

@@ -25,11 +25,11 @@ class BotSandboxCrdTest : public ::testing::Test {
     if (cluster == nullptr) {
       return;
     }
-    auto applied = cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
+    auto applied =
+        cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
     ASSERT_TRUE(applied && applied->ok()) << (applied ? applied->err : applied.error().message);
-    auto established =
-        cluster->Kubectl({"wait", "--for=condition=Established", "--timeout=60s",
-                          "crd/botsandboxes.botsec.io"});
+    auto established = cluster->Kubectl(
+        {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
     ASSERT_TRUE(established && established->ok())
         << (established ? established->err : established.error().message);
     auto ns = cluster->CreateTestNamespace("it-crd");
@@ -52,8 +52,7 @@ class BotSandboxCrdTest : public ::testing::Test {
 
   // Creates with dryRun=All: the API server validates and defaults, and stores nothing.
   static core::Result<CommandOutput> DryRunCreate(const Cluster& cluster, const json& object) {
-    return cluster.Kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"},
-                           object.dump());
+    return cluster.Kubectl({"create", "--dry-run=server", "-o", "json", "-f", "-"}, object.dump());
   }
 
   static std::string namespace_;
@@ -300,16 +299,17 @@ TEST_F(BotSandboxCrdTest, StatusLivesBehindItsSubresource) {
                      {"reason", "Running"},
                      {"message", "the bot is running"}}}}}},
                 {"spec", {{"image", "ghcr.io/acme/other:1"}}}};
-  auto patched = cluster.Kubectl({"-n", namespace_, "patch", "bsb", "status", "--subresource=status",
-                                  "--type=merge", "-o", "json", "-p", patch.dump()});
+  auto patched =
+      cluster.Kubectl({"-n", namespace_, "patch", "bsb", "status", "--subresource=status",
+                       "--type=merge", "-o", "json", "-p", patch.dump()});
   ASSERT_TRUE(patched && patched->ok()) << (patched ? patched->err : patched.error().message);
   json after = json::parse(patched->out);
   EXPECT_EQ(after.at("status").value("phase", ""), "Running");
   EXPECT_EQ(after.at("spec").value("image", ""), "ghcr.io/acme/bot:1");
 
   json bad_phase = {{"status", {{"phase", "Sleeping"}}}};
-  auto refused = cluster.Kubectl({"-n", namespace_, "patch", "bsb", "status", "--subresource=status",
-                                  "--type=merge", "-p", bad_phase.dump()});
+  auto refused = cluster.Kubectl({"-n", namespace_, "patch", "bsb", "status",
+                                  "--subresource=status", "--type=merge", "-p", bad_phase.dump()});
   ASSERT_TRUE(refused);
   EXPECT_FALSE(refused->ok());
   EXPECT_NE(refused->err.find("status.phase: Unsupported value: \"Sleeping\""), std::string::npos)

@@ -3,7 +3,6 @@
 // duration plus one retry period, and the two never lead at once.
 #include "botsec/kube/leader_election.h"
 
-
 #include <chrono>
 #include <csignal>
 #include <fstream>

@@ -2,11 +2,11 @@
 // scheduler, KWOK): each BotSandbox becomes a fenced namespace and a running bot, kept that way.
 #include <csignal>
 #include <fstream>
-#include <thread>
 #include <functional>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -32,14 +32,15 @@ class OperatorTest : public ::testing::Test {
     if (cluster == nullptr) {
       return;
     }
-    auto applied = cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
+    auto applied =
+        cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
     ASSERT_TRUE(applied && applied->ok()) << (applied ? applied->err : applied.error().message);
     auto established = cluster->Kubectl(
         {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
     ASSERT_TRUE(established && established->ok());
     prefix_ = "it" + std::to_string(getpid() % 100000) + "-";
-    auto identity = cluster->UserKubeconfig("botsec-operator-" + std::to_string(getpid()),
-                                            {"system:masters"});
+    auto identity =
+        cluster->UserKubeconfig("botsec-operator-" + std::to_string(getpid()), {"system:masters"});
     ASSERT_TRUE(identity) << identity.error().message;
     kubeconfig_ = *identity;
   }
@@ -122,7 +123,8 @@ class OperatorTest : public ::testing::Test {
 
   static bool ManagedByOperatorApply(const json& object) {
     for (const json& entry : object.value("/metadata/managedFields"_json_pointer, json::array())) {
-      if (entry.value("manager", "") == "botsec-operator" && entry.value("operation", "") == "Apply") {
+      if (entry.value("manager", "") == "botsec-operator" &&
+          entry.value("operation", "") == "Apply") {
         return true;
       }
     }
@@ -142,22 +144,28 @@ std::string OperatorTest::kubeconfig_;
 
 TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
   BOTSEC_REQUIRE_CLUSTER();
-  auto secret = cluster.Kubectl({"-n", ns_, "create", "secret", "generic", "api",
-                                 "--from-literal=token=s3cret"});
+  auto secret = cluster.Kubectl(
+      {"-n", ns_, "create", "secret", "generic", "api", "--from-literal=token=s3cret"});
   ASSERT_TRUE(secret && secret->ok());
-  auto label = cluster.Kubectl({"-n", ns_, "label", "secret", "api", "botsec.io/sandbox-access=true"});
+  auto label =
+      cluster.Kubectl({"-n", ns_, "label", "secret", "api", "botsec.io/sandbox-access=true"});
   ASSERT_TRUE(label && label->ok());
   Create(cluster, ns_, "chat",
          {{"image", "ghcr.io/acme/bot:1"},
           {"ports", {{{"name", "http"}, {"containerPort", 8080}}}},
-          {"env", {{{"name", "TOKEN"}, {"valueFrom", {{"secretKeyRef", {{"name", "api"}, {"key", "token"}}}}}}}},
+          {"env",
+           {{{"name", "TOKEN"},
+             {"valueFrom", {{"secretKeyRef", {{"name", "api"}, {"key", "token"}}}}}}}},
           {"secrets", {{{"name", "api"}}}},
-          {"network", {{"egress", {{"cidrs", {{{"cidr", "0.0.0.0/0"}, {"ports", {{{"port", 443}}}}}}}}},
-                       {"bandwidth", {{"egress", "10M"}}}}},
+          {"network",
+           {{"egress", {{"cidrs", {{{"cidr", "0.0.0.0/0"}, {"ports", {{{"port", 443}}}}}}}}},
+            {"bandwidth", {{"egress", "10M"}}}}},
           {"lifetime", {{"ttl", "2h"}}}});
-  json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "chat", "-o", "json"}, [](const json& s) {
-    return s.value("/status/phase"_json_pointer, "") == "Running" && ConditionStatus(s, "Ready") == "True";
-  });
+  json sandbox =
+      WaitFor(cluster, {"-n", ns_, "get", "bsb", "chat", "-o", "json"}, [](const json& s) {
+        return s.value("/status/phase"_json_pointer, "") == "Running" &&
+               ConditionStatus(s, "Ready") == "True";
+      });
   ASSERT_EQ(sandbox.value("/status/phase"_json_pointer, ""), "Running") << sandbox.dump(1);
   const std::string sns = SandboxNamespace("chat");
   EXPECT_EQ(sandbox.value("/status/namespace"_json_pointer, ""), sns);
@@ -181,8 +189,8 @@ TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
        {"serviceaccount/bot", "resourcequota/bot", "limitrange/bot", "networkpolicy/default-deny",
         "networkpolicy/allow-dns", "networkpolicy/egress-allowlist", "secret/api", "service/bot",
         "pod/bot"}) {
-    auto object = cluster.KubectlJson(
-        {"-n", sns, "get", kind_name, "-o", "json", "--show-managed-fields"});
+    auto object =
+        cluster.KubectlJson({"-n", sns, "get", kind_name, "-o", "json", "--show-managed-fields"});
     ASSERT_TRUE(object) << kind_name << ": " << object.error().message;
     EXPECT_TRUE(ManagedByOperatorApply(*object)) << kind_name;
     EXPECT_EQ((*object)["metadata"]["labels"].value("app.kubernetes.io/managed-by", ""),
@@ -194,7 +202,8 @@ TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
   auto quota = cluster.KubectlJson({"-n", sns, "get", "resourcequota", "bot", "-o", "json"});
   EXPECT_EQ((*quota)["spec"]["hard"].value("services.nodeports", ""), "0");
   EXPECT_EQ((*quota)["spec"]["hard"].value("services.loadbalancers", ""), "0");
-  auto egress = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "egress-allowlist", "-o", "json"});
+  auto egress =
+      cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "egress-allowlist", "-o", "json"});
   EXPECT_EQ((*egress)["spec"]["egress"][0]["to"][0]["ipBlock"],
             (json{{"cidr", "0.0.0.0/0"}, {"except", {"169.254.0.0/16", "100.100.100.200/32"}}}));
   auto mirrored = cluster.KubectlJson({"-n", sns, "get", "secret", "api", "-o", "json"});
@@ -225,13 +234,17 @@ TEST_F(OperatorTest, RepairsDriftWithinFiveSeconds) {
   json foreign = {{"apiVersion", "networking.k8s.io/v1"},
                   {"kind", "NetworkPolicy"},
                   {"metadata", {{"name", "allow-all"}, {"namespace", sns}}},
-                  {"spec", {{"podSelector", json::object()}, {"egress", {json::object()}}, {"policyTypes", {"Egress"}}}}};
+                  {"spec",
+                   {{"podSelector", json::object()},
+                    {"egress", {json::object()}},
+                    {"policyTypes", {"Egress"}}}}};
   auto added = cluster.Kubectl({"create", "-f", "-"}, foreign.dump());
   ASSERT_TRUE(added && added->ok());
 
   EXPECT_TRUE(Eventually(
       [&] {
-        auto policy = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "default-deny", "-o", "json"});
+        auto policy =
+            cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "default-deny", "-o", "json"});
         return policy.has_value();
       },
       seconds(5)))
@@ -245,7 +258,8 @@ TEST_F(OperatorTest, RepairsDriftWithinFiveSeconds) {
       << "the quota was not restored";
   EXPECT_TRUE(Eventually(
       [&] {
-        auto policy = cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "allow-all", "-o", "json"});
+        auto policy =
+            cluster.KubectlJson({"-n", sns, "get", "networkpolicy", "allow-all", "-o", "json"});
         return !policy && policy.error().code == core::ErrorCode::kNotFound;
       },
       seconds(5)))
@@ -264,10 +278,11 @@ TEST_F(OperatorTest, RepairsDriftWithinFiveSeconds) {
 
 TEST_F(OperatorTest, AnUnsharedSecretIsNotMirroredAndThePodWaits) {
   BOTSEC_REQUIRE_CLUSTER();
-  auto secret = cluster.Kubectl({"-n", ns_, "create", "secret", "generic", "private",
-                                 "--from-literal=k=v"});
+  auto secret =
+      cluster.Kubectl({"-n", ns_, "create", "secret", "generic", "private", "--from-literal=k=v"});
   ASSERT_TRUE(secret && secret->ok());
-  Create(cluster, ns_, "waits", {{"image", "ghcr.io/acme/bot:1"}, {"secrets", {{{"name", "private"}}}}});
+  Create(cluster, ns_, "waits",
+         {{"image", "ghcr.io/acme/bot:1"}, {"secrets", {{{"name", "private"}}}}});
   json sandbox = WaitFor(cluster, {"-n", ns_, "get", "bsb", "waits", "-o", "json"},
                          [](const json& s) { return ConditionStatus(s, "Degraded") == "True"; });
   std::string reason;
@@ -279,12 +294,14 @@ TEST_F(OperatorTest, AnUnsharedSecretIsNotMirroredAndThePodWaits) {
   auto pod = cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"});
   EXPECT_FALSE(pod) << "the Pod was created without its Secret";
 
-  auto label = cluster.Kubectl({"-n", ns_, "label", "secret", "private", "botsec.io/sandbox-access=true"});
+  auto label =
+      cluster.Kubectl({"-n", ns_, "label", "secret", "private", "botsec.io/sandbox-access=true"});
   ASSERT_TRUE(label && label->ok());
   json running = WaitFor(cluster, {"-n", ns_, "get", "bsb", "waits", "-o", "json"},
                          [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
   EXPECT_EQ(ConditionStatus(running, "Ready"), "True") << running.dump(1);
-  EXPECT_TRUE(cluster.KubectlJson({"-n", sns, "get", "secret", "private", "-o", "json"}).has_value());
+  EXPECT_TRUE(
+      cluster.KubectlJson({"-n", sns, "get", "secret", "private", "-o", "json"}).has_value());
 }
 
 TEST_F(OperatorTest, ANamespaceOfTheSameNameIsLeftAlone) {
@@ -315,14 +332,18 @@ TEST_F(OperatorTest, SuspendsResumesAndReplacesThePodOnASpecChange) {
                          [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
   ASSERT_EQ(ConditionStatus(running, "Ready"), "True");
 
-  auto suspend = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p", R"({"spec":{"suspend":true}})"});
+  auto suspend = cluster.Kubectl(
+      {"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p", R"({"spec":{"suspend":true}})"});
   ASSERT_TRUE(suspend && suspend->ok());
-  json suspended = WaitFor(cluster, {"-n", ns_, "get", "bsb", "pause", "-o", "json"}, [](const json& s) {
-    return s.value("/status/phase"_json_pointer, "") == "Suspended";
-  });
+  json suspended = WaitFor(
+      cluster, {"-n", ns_, "get", "bsb", "pause", "-o", "json"},
+      [](const json& s) { return s.value("/status/phase"_json_pointer, "") == "Suspended"; });
   EXPECT_EQ(suspended.value("/status/phase"_json_pointer, ""), "Suspended");
   EXPECT_TRUE(Eventually(
-      [&] { return !cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"}); }, seconds(30)));
+      [&] {
+        return !cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"});
+      },
+      seconds(30)));
 
   auto resume = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p",
                                  R"({"spec":{"suspend":false,"image":"ghcr.io/acme/bot:2"}})"});
@@ -335,16 +356,18 @@ TEST_F(OperatorTest, SuspendsResumesAndReplacesThePodOnASpecChange) {
   auto change = cluster.Kubectl({"-n", ns_, "patch", "bsb", "pause", "--type=merge", "-p",
                                  R"({"spec":{"image":"ghcr.io/acme/bot:3"}})"});
   ASSERT_TRUE(change && change->ok());
-  json replaced = WaitFor(cluster, {"-n", sns, "get", "pod", "bot", "-o", "json"}, [](const json& pod) {
-    return pod["spec"]["containers"][0].value("image", "") == "ghcr.io/acme/bot:3";
-  });
+  json replaced =
+      WaitFor(cluster, {"-n", sns, "get", "pod", "bot", "-o", "json"}, [](const json& pod) {
+        return pod["spec"]["containers"][0].value("image", "") == "ghcr.io/acme/bot:3";
+      });
   EXPECT_EQ(replaced["spec"]["containers"][0].value("image", ""), "ghcr.io/acme/bot:3");
   EXPECT_NE(replaced["metadata"]["uid"], back["metadata"]["uid"]);
 }
 
 TEST_F(OperatorTest, TheTtlDeletesOrRetains) {
   BOTSEC_REQUIRE_CLUSTER();
-  Create(cluster, ns_, "kept", {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}, {"onExpiry", "Retain"}}}});
+  Create(cluster, ns_, "kept",
+         {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}, {"onExpiry", "Retain"}}}});
   Create(cluster, ns_, "gone", {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}}}});
   json kept = WaitFor(cluster, {"-n", ns_, "get", "bsb", "kept", "-o", "json"}, [](const json& s) {
     return s.value("/status/phase"_json_pointer, "") == "Expired";
@@ -352,8 +375,13 @@ TEST_F(OperatorTest, TheTtlDeletesOrRetains) {
   EXPECT_EQ(kept.value("/status/phase"_json_pointer, ""), "Expired") << kept.dump(1);
   const std::string kept_ns = SandboxNamespace("kept");
   EXPECT_TRUE(Eventually(
-      [&] { return !cluster.KubectlJson({"-n", kept_ns, "get", "pod", "bot", "-o", "json"}); }, seconds(30)));
-  EXPECT_TRUE(cluster.KubectlJson({"-n", kept_ns, "get", "networkpolicy", "default-deny", "-o", "json"}).has_value());
+      [&] {
+        return !cluster.KubectlJson({"-n", kept_ns, "get", "pod", "bot", "-o", "json"});
+      },
+      seconds(30)));
+  EXPECT_TRUE(
+      cluster.KubectlJson({"-n", kept_ns, "get", "networkpolicy", "default-deny", "-o", "json"})
+          .has_value());
 
   const std::string gone_ns = SandboxNamespace("gone");
   EXPECT_TRUE(Eventually(
@@ -378,6 +406,51 @@ TEST_F(OperatorTest, DeletionTakesTheNamespaceWithIt) {
   auto ns = cluster.KubectlJson({"get", "namespace", sns, "-o", "json"});
   ASSERT_FALSE(ns);
   EXPECT_EQ(ns.error().code, core::ErrorCode::kNotFound);
+}
+
+// A bot that finished under restartPolicy: Never, its Pod's status set through pods/status as a
+// kubelet would: the sandbox reports Succeeded and the Pod is not made again, even once deleted.
+TEST_F(OperatorTest, ACompletedPodIsNotRecreated) {
+  BOTSEC_REQUIRE_CLUSTER();
+  Create(cluster, ns_, "once", {{"image", "ghcr.io/acme/bot:1"}, {"restartPolicy", "Never"}});
+  const std::string sns = SandboxNamespace("once");
+  json running = WaitFor(cluster, {"-n", ns_, "get", "bsb", "once", "-o", "json"},
+                         [](const json& s) { return ConditionStatus(s, "Ready") == "True"; });
+  ASSERT_EQ(ConditionStatus(running, "Ready"), "True");
+  json status = {
+      {"status",
+       {{"phase", "Succeeded"},
+        {"conditions", {{{"type", "Ready"}, {"status", "False"}, {"reason", "PodCompleted"}}}},
+        {"containerStatuses",
+         {{{"name", "bot"},
+           {"image", "ghcr.io/acme/bot:1"},
+           {"imageID", ""},
+           {"ready", false},
+           {"restartCount", 0},
+           {"state",
+            {{"terminated",
+              {{"exitCode", 0},
+               {"reason", "Completed"},
+               {"startedAt", "2026-12-04T10:00:00Z"},
+               {"finishedAt", "2026-12-04T10:00:09Z"}}}}}}}}}}};
+  auto patched = cluster.Kubectl({"-n", sns, "patch", "pod", "bot", "--subresource=status",
+                                  "--type=merge", "-p", status.dump()});
+  ASSERT_TRUE(patched && patched->ok()) << (patched ? patched->err : "");
+  json done = WaitFor(cluster, {"-n", ns_, "get", "bsb", "once", "-o", "json"}, [](const json& s) {
+    return s.value("/status/phase"_json_pointer, "") == "Succeeded";
+  });
+  ASSERT_EQ(done.value("/status/phase"_json_pointer, ""), "Succeeded") << done.dump(1);
+  EXPECT_EQ(done.value("/status/bot/exitCode"_json_pointer, -1), 0);
+  EXPECT_EQ(done.value("/status/bot/reason"_json_pointer, ""), "Completed");
+
+  auto deleted = cluster.Kubectl({"-n", sns, "delete", "pod", "bot", "--wait=true"});
+  ASSERT_TRUE(deleted && deleted->ok());
+  std::this_thread::sleep_for(seconds(3));
+  EXPECT_FALSE(cluster.KubectlJson({"-n", sns, "get", "pod", "bot", "-o", "json"}))
+      << "the completed bot was started again";
+  auto after = cluster.KubectlJson({"-n", ns_, "get", "bsb", "once", "-o", "json"});
+  ASSERT_TRUE(after);
+  EXPECT_EQ(after->value("/status/phase"_json_pointer, ""), "Succeeded");
 }
 
 // Converged sandboxes resynced every 3 s: the kube-apiserver's audit log shows no mutating request
@@ -433,9 +506,9 @@ TEST_F(OperatorResyncTest, AConvergedSandboxIsNeverWrittenAgain) {
   EXPECT_TRUE(writes.empty()) << writes.size() << " writes, the first: " << writes.front();
 
   std::streamoff edit_from = AuditLogSize(cluster);
-  auto edited = cluster.Kubectl({"-n", SandboxNamespace("two"), "patch", "limitrange", "bot",
-                                 "--type=json", "-p",
-                                 R"([{"op":"remove","path":"/spec/limits/0/default/cpu"}])"});
+  auto edited =
+      cluster.Kubectl({"-n", SandboxNamespace("two"), "patch", "limitrange", "bot", "--type=json",
+                       "-p", R"([{"op":"remove","path":"/spec/limits/0/default/cpu"}])"});
   ASSERT_TRUE(edited && edited->ok()) << (edited ? edited->err : "");
   EXPECT_TRUE(Eventually(
       [&] {
@@ -487,24 +560,29 @@ TEST_F(OperatorLeaderTest, OnlyTheLeaderWritesAndTheOtherTakesOver) {
     return out;
   };
   std::vector<std::string> by_first = not_lease(WritesBy(cluster, "botsec-replica-a-" + pid, from));
-  std::vector<std::string> by_second = not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, from));
+  std::vector<std::string> by_second =
+      not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, from));
   EXPECT_FALSE(by_first.empty()) << "the leader wrote nothing";
   EXPECT_TRUE(by_second.empty()) << "the follower wrote " << by_second.front();
 
   first->Signal(SIGKILL);
   first->Wait();
   std::streamoff after_kill = AuditLogSize(cluster);
-  auto deleted = cluster.Kubectl({"-n", SandboxNamespace("led"), "delete", "networkpolicy", "default-deny"});
+  auto deleted =
+      cluster.Kubectl({"-n", SandboxNamespace("led"), "delete", "networkpolicy", "default-deny"});
   ASSERT_TRUE(deleted && deleted->ok());
   // Lease 15 s + a retry period, then the repair.
   EXPECT_TRUE(Eventually(
       [&] {
-        return cluster.KubectlJson({"-n", SandboxNamespace("led"), "get", "networkpolicy", "default-deny", "-o", "json"})
+        return cluster
+            .KubectlJson({"-n", SandboxNamespace("led"), "get", "networkpolicy", "default-deny",
+                          "-o", "json"})
             .has_value();
       },
       seconds(30)))
       << "no one repaired the sandbox after the leader died";
-  std::vector<std::string> repair = not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, after_kill));
+  std::vector<std::string> repair =
+      not_lease(WritesBy(cluster, "botsec-replica-b-" + pid, after_kill));
   EXPECT_NE(std::ranges::find(repair, "patch networkpolicies/default-deny"), repair.end())
       << "the repair was not the new leader's";
   operator_ = std::move(second);  // TearDown finishes the sandbox with it, then stops it

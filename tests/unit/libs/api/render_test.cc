@@ -12,11 +12,12 @@ namespace botsec::api {
 namespace {
 
 BotSandbox Parse(const Json& spec, const std::string& name = "chat") {
-  Json object = {{"apiVersion", "botsec.io/v1alpha1"},
-                 {"kind", "BotSandbox"},
-                 {"metadata",
-                  {{"name", name}, {"namespace", "team-a"}, {"uid", "uid-1234"}, {"generation", 1}}},
-                 {"spec", spec}};
+  Json object = {
+      {"apiVersion", "botsec.io/v1alpha1"},
+      {"kind", "BotSandbox"},
+      {"metadata",
+       {{"name", name}, {"namespace", "team-a"}, {"uid", "uid-1234"}, {"generation", 1}}},
+      {"spec", spec}};
   auto sandbox = ParseBotSandbox(object);
   EXPECT_TRUE(sandbox) << sandbox.error().message;
   return sandbox ? *sandbox : BotSandbox{};
@@ -42,9 +43,8 @@ bool IsDnsLabel(const std::string& text) {
   if (text.empty() || text.size() > 63 || text.front() == '-' || text.back() == '-') {
     return false;
   }
-  return std::ranges::all_of(text, [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
+  return std::ranges::all_of(
+      text, [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-'; });
 }
 
 TEST(SandboxNamespaceNameTest, IsADeterministicDnsLabelUniquePerSandbox) {
@@ -102,12 +102,12 @@ TEST(RenderTest, FencesAMinimalSandbox) {
   EXPECT_EQ(names, (std::vector<std::string>{"allow-dns", "default-deny"}));
   const Json* deny = PolicyNamed(out, "default-deny");
   ASSERT_NE(deny, nullptr);
-  EXPECT_EQ((*deny)["spec"], (Json{{"podSelector", Json::object()},
-                                   {"policyTypes", {"Ingress", "Egress"}}}));
+  EXPECT_EQ((*deny)["spec"],
+            (Json{{"podSelector", Json::object()}, {"policyTypes", {"Ingress", "Egress"}}}));
   const Json* dns = PolicyNamed(out, "allow-dns");
   ASSERT_NE(dns, nullptr);
   EXPECT_EQ((*dns)["spec"]["egress"][0]["to"][0]["namespaceSelector"]["matchLabels"]
-                ["kubernetes.io/metadata.name"],
+                  ["kubernetes.io/metadata.name"],
             "kube-system");
   EXPECT_FALSE(out.service.has_value());
   EXPECT_TRUE(out.secrets.empty());
@@ -143,12 +143,14 @@ TEST(RenderTest, ThePodPassesTheBotProfile) {
                   {"seccompProfile", {{"type", "Localhost"}, {"localhostProfile", "bot.json"}}},
                   {"appArmorProfile", {{"type", "Localhost"}, {"localhostProfile", "bot"}}}}},
                 {"ports", {{{"containerPort", 8080}}}},
-                {"env", {{{"name", "A"}, {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}}}},
+                {"env",
+                 {{{"name", "A"},
+                   {"valueFrom", {{"secretKeyRef", {{"name", "s"}, {"key", "k"}}}}}}}},
                 {"resources", {{"limits", {{"cpu", "2"}, {"memory", "1Gi"}}}}}},
        }) {
     RenderedSandbox out = RenderOk(Parse(spec));
-    for (auto profile : {policy::Profile::kPssBaseline, policy::Profile::kPssRestricted,
-                         policy::Profile::kBot}) {
+    for (auto profile :
+         {policy::Profile::kPssBaseline, policy::Profile::kPssRestricted, policy::Profile::kBot}) {
       auto violations = policy::Judge(out.pod, profile);
       ASSERT_TRUE(violations) << violations.error().message;
       for (const policy::Violation& v : *violations) {
@@ -187,21 +189,21 @@ TEST(RenderTest, NeverReachableBlocksAreCutOutOfEveryAllowlistEntry) {
 
   SandboxSettings settings;
   settings.policy.sandboxes.never_reach.push_back("192.168.0.0/16");
-  RenderedSandbox stricter = RenderOk(
-      Parse({{"image", "a"}, {"network", {{"egress", {{"cidrs", {{{"cidr", "192.168.1.0/24"}}}}}}}}}),
-      settings);
+  RenderedSandbox stricter =
+      RenderOk(Parse({{"image", "a"},
+                      {"network", {{"egress", {{"cidrs", {{{"cidr", "192.168.1.0/24"}}}}}}}}}),
+               settings);
   EXPECT_EQ(PolicyNamed(stricter, "egress-allowlist"), nullptr);
 }
 
 TEST(RenderTest, IngressOnlyFromNamedSandboxesAndNamespaces) {
-  RenderedSandbox out = RenderOk(Parse(
-      {{"image", "a"},
-       {"network",
-        {{"allowDNS", false},
-         {"ingress",
-          {{{"fromSandboxes", {"frontend"}},
-            {"fromNamespaces", {"monitoring"}},
-            {"ports", {{{"port", 8080}}}}}}}}}}));
+  RenderedSandbox out = RenderOk(Parse({{"image", "a"},
+                                        {"network",
+                                         {{"allowDNS", false},
+                                          {"ingress",
+                                           {{{"fromSandboxes", {"frontend"}},
+                                             {"fromNamespaces", {"monitoring"}},
+                                             {"ports", {{{"port", 8080}}}}}}}}}}));
   EXPECT_EQ(PolicyNamed(out, "allow-dns"), nullptr);
   const Json* ingress = PolicyNamed(out, "ingress");
   ASSERT_NE(ingress, nullptr);
@@ -218,9 +220,9 @@ TEST(RenderTest, IngressOnlyFromNamedSandboxesAndNamespaces) {
 TEST(RenderTest, ResourcesDefaultWithoutContradictingWhatWasAsked) {
   // A request above the default limit raises the limit; a limit below the default request lowers
   // the request.
-  RenderedSandbox out = RenderOk(Parse(
-      {{"image", "a"},
-       {"resources", {{"requests", {{"cpu", "2"}}}, {"limits", {{"memory", "64Mi"}}}}}}));
+  RenderedSandbox out = RenderOk(
+      Parse({{"image", "a"},
+             {"resources", {{"requests", {{"cpu", "2"}}}, {"limits", {{"memory", "64Mi"}}}}}}));
   const Json& resources = out.pod["spec"]["containers"][0]["resources"];
   EXPECT_EQ(resources["requests"]["cpu"], "2");
   EXPECT_EQ(resources["limits"]["cpu"], "2");
@@ -257,9 +259,9 @@ sandboxes:
   for (const core::Cause& cause : rendered.error().causes) {
     fields.push_back(cause.field);
   }
-  EXPECT_EQ(fields, (std::vector<std::string>{"spec.resources.limits.cpu", "spec.quota.pods",
-                                              "spec.lifetime.ttl",
-                                              "spec.isolation.runtimeClassName"}));
+  EXPECT_EQ(fields,
+            (std::vector<std::string>{"spec.resources.limits.cpu", "spec.quota.pods",
+                                      "spec.lifetime.ttl", "spec.isolation.runtimeClassName"}));
   EXPECT_NE(rendered.error().message.find(
                 "spec.resources.limits.cpu: Invalid value: \"4\": must be at most 2"),
             std::string::npos)
@@ -299,13 +301,13 @@ TEST(RenderTest, ThePodHashFollowsThePodAndNothingElse) {
 TEST(RenderTest, MirrorsOnlyTheSecretsItIsGiven) {
   std::map<std::string, Json> secrets = {
       {"api", {{"type", "Opaque"}, {"data", {{"token", "c2VjcmV0"}}}}},
-      {"pull", {{"type", "kubernetes.io/dockerconfigjson"}, {"data", {{".dockerconfigjson", "e30="}}}}},
+      {"pull",
+       {{"type", "kubernetes.io/dockerconfigjson"}, {"data", {{".dockerconfigjson", "e30="}}}}},
   };
-  RenderedSandbox out = RenderOk(
-      Parse({{"image", "a"},
-             {"secrets", {{{"name", "api"}}, {{"name", "missing"}}}},
-             {"imagePullSecrets", {{{"name", "pull"}}}}}),
-      {}, secrets);
+  RenderedSandbox out = RenderOk(Parse({{"image", "a"},
+                                        {"secrets", {{{"name", "api"}}, {{"name", "missing"}}}},
+                                        {"imagePullSecrets", {{{"name", "pull"}}}}}),
+                                 {}, secrets);
   ASSERT_EQ(out.secrets.size(), 2U);
   EXPECT_EQ(out.secrets[0]["metadata"]["name"], "api");
   EXPECT_EQ(out.secrets[0]["metadata"]["namespace"], out.namespace_name);
@@ -315,9 +317,10 @@ TEST(RenderTest, MirrorsOnlyTheSecretsItIsGiven) {
 }
 
 TEST(RenderTest, DeclaredPortsGetAClusterIpService) {
-  RenderedSandbox out = RenderOk(Parse(
-      {{"image", "a"},
-       {"ports", {{{"name", "http"}, {"containerPort", 8080}}, {{"containerPort", 9090}, {"protocol", "UDP"}}}}}));
+  RenderedSandbox out = RenderOk(Parse({{"image", "a"},
+                                        {"ports",
+                                         {{{"name", "http"}, {"containerPort", 8080}},
+                                          {{"containerPort", 9090}, {"protocol", "UDP"}}}}}));
   ASSERT_TRUE(out.service.has_value());
   const Json& spec = (*out.service)["spec"];
   EXPECT_EQ(spec["type"], "ClusterIP");

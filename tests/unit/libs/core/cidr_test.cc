@@ -25,9 +25,9 @@ TEST(CidrTest, ParsesBothFamiliesCanonically) {
 }
 
 TEST(CidrTest, RefusesWhatNetworkPolicyRefuses) {
-  for (const std::string text : {"10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/08",
-                                 "10.0.0.0/-1", "10.0.0/8", "example.com/8", "::/129",
-                                 "10.0.0.0/8/8", "", "/8", "10.0.0.0/8 "}) {
+  for (const std::string text :
+       {"10.0.0.0", "10.0.0.0/", "10.0.0.0/33", "10.0.0.0/08", "10.0.0.0/-1", "10.0.0/8",
+        "example.com/8", "::/129", "10.0.0.0/8/8", "", "/8", "10.0.0.0/8 "}) {
     auto cidr = Cidr::Parse(text);
     ASSERT_FALSE(cidr) << text;
     EXPECT_EQ(cidr.error().message, "must be a CIDR such as 10.0.0.0/8 or 2001:db8::/32") << text;

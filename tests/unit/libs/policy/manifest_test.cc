@@ -52,7 +52,8 @@ TEST(ManifestTest, ErrorsSayWhere) {
            {"a: b: c\n", "line 1, column 5: illegal map value"},
            {R"({"kind": "Pod", "spec": {"priority": 4e777777}})",
             "invalid JSON: number overflow parsing '4e777777'"},
-           {"kind: Pod\n---\n\"a\", b\n", "line 3, column 4: unexpected ',' outside a flow collection"},
+           {"kind: Pod\n---\n\"a\", b\n",
+            "line 3, column 4: unexpected ',' outside a flow collection"},
        }) {
     auto manifests = ReadManifests(c.text);
     ASSERT_FALSE(manifests) << c.text;

@@ -80,8 +80,11 @@ void RunPod(Observed& observed, const std::string& phase = "Running", bool ready
                    {"podIP", "10.244.0.7"},
                    {"startTime", "2026-12-04T10:00:05Z"},
                    {"conditions", {{{"type", "Ready"}, {"status", ready ? "True" : "False"}}}}};
-  Json state = phase == "Running" ? Json{{"running", {{"startedAt", "2026-12-04T10:00:05Z"}}}}
-                                  : Json{{"terminated", {{"exitCode", exit_code}, {"reason", exit_code == 0 ? "Completed" : "Error"}}}};
+  Json state =
+      phase == "Running"
+          ? Json{{"running", {{"startedAt", "2026-12-04T10:00:05Z"}}}}
+          : Json{{"terminated",
+                  {{"exitCode", exit_code}, {"reason", exit_code == 0 ? "Completed" : "Error"}}}};
   pod["status"]["containerStatuses"] = {
       {{"name", "bot"}, {"ready", ready}, {"restartCount", 0}, {"state", state}}};
 }
@@ -134,11 +137,10 @@ TEST(PlanTest, AFreshSandboxGetsItsFencesBeforeItsPod) {
   observed.sandbox.metadata.finalizers.clear();
   ReconcilePlan plan = Plan(observed, {});
   EXPECT_TRUE(plan.add_finalizer);
-  EXPECT_EQ(Keys(plan.apply),
-            (std::vector<std::string>{"Namespace/" + plan.status->namespace_, "ServiceAccount/bot",
-                                      "ResourceQuota/bot", "LimitRange/bot",
-                                      "NetworkPolicy/allow-dns", "NetworkPolicy/default-deny",
-                                      "Pod/bot"}));
+  EXPECT_EQ(Keys(plan.apply), (std::vector<std::string>{"Namespace/" + plan.status->namespace_,
+                                                        "ServiceAccount/bot", "ResourceQuota/bot",
+                                                        "LimitRange/bot", "NetworkPolicy/allow-dns",
+                                                        "NetworkPolicy/default-deny", "Pod/bot"}));
   EXPECT_TRUE(plan.remove.empty());
   ASSERT_TRUE(plan.status);
   EXPECT_EQ(plan.status->phase, api::Phase::kPending);
@@ -151,7 +153,8 @@ TEST(PlanTest, AFreshSandboxGetsItsFencesBeforeItsPod) {
 }
 
 TEST(PlanTest, AConvergedSandboxPlansNoWriteAtAll) {
-  Observed observed = Fresh({{"image", "ghcr.io/acme/bot:1"}, {"ports", {{{"containerPort", 80}}}}});
+  Observed observed =
+      Fresh({{"image", "ghcr.io/acme/bot:1"}, {"ports", {{{"containerPort", 80}}}}});
   Carry(observed, Plan(observed, {}));
   RunPod(observed);
   ReconcilePlan running = Plan(observed, {});
@@ -195,7 +198,8 @@ TEST(PlanTest, ForeignNetworkPoliciesArePruned) {
   observed.children["NetworkPolicy/allow-all"] = {
       {"apiVersion", "networking.k8s.io/v1"},
       {"kind", "NetworkPolicy"},
-      {"metadata", {{"name", "allow-all"}, {"namespace", observed.sandbox.status.namespace_}, {"uid", "f-1"}}},
+      {"metadata",
+       {{"name", "allow-all"}, {"namespace", observed.sandbox.status.namespace_}, {"uid", "f-1"}}},
       {"spec", {{"podSelector", Json::object()}, {"egress", {Json::object()}}}}};
   ReconcilePlan plan = Plan(observed, {});
   ASSERT_EQ(plan.remove.size(), 1U);
@@ -213,7 +217,10 @@ TEST(PlanTest, ANamespaceOfSomeoneElseIsLeftAlone) {
   std::string ns = api::SandboxNamespaceName("bsb-", "team-a", "chat");
   observed.namespace_ = Json{{"apiVersion", "v1"},
                              {"kind", "Namespace"},
-                             {"metadata", {{"name", ns}, {"uid", "ns-1"}, {"annotations", {{"botsec.io/owner-uid", "someone-else"}}}}}};
+                             {"metadata",
+                              {{"name", ns},
+                               {"uid", "ns-1"},
+                               {"annotations", {{"botsec.io/owner-uid", "someone-else"}}}}}};
   ReconcilePlan plan = Plan(observed, {});
   EXPECT_TRUE(plan.apply.empty());
   EXPECT_TRUE(plan.remove.empty());
@@ -262,7 +269,8 @@ TEST(PlanTest, SuspendRemovesThePodAndKeepsTheFences) {
 }
 
 TEST(PlanTest, TheTtlDeletesOrRetainsAsAsked) {
-  Observed keep = Converge(Fresh({{"image", "a"}, {"lifetime", {{"ttl", "1h"}, {"onExpiry", "Retain"}}}}));
+  Observed keep =
+      Converge(Fresh({{"image", "a"}, {"lifetime", {{"ttl", "1h"}, {"onExpiry", "Retain"}}}}));
   ReconcilePlan early = Plan(keep, {});
   EXPECT_EQ(keep.sandbox.status.expires_at, "2026-12-04T11:00:00Z");
   ASSERT_TRUE(early.requeue_after);
@@ -295,6 +303,7 @@ TEST(PlanTest, ACompletedPodIsNotRecreated) {
   ReconcilePlan done = Plan(observed, {});
   EXPECT_EQ(done.status->phase, api::Phase::kSucceeded);
   EXPECT_EQ(done.status->bot->exit_code, 0);
+  EXPECT_EQ(ConditionOf(done, kReady).reason, "Completed");
   Carry(observed, done);
   observed.children.erase("Pod/bot");  // garbage-collected, or deleted by hand
   ReconcilePlan later = Plan(observed, {});
@@ -308,13 +317,51 @@ TEST(PlanTest, ACompletedPodIsNotRecreated) {
   EXPECT_EQ(failing.status->bot->exit_code, 3);
 }
 
+// The cache may not yet show the status this operator last wrote: a finished Pod being deleted
+// is still proof enough that the bot ran to its end.
+TEST(PlanTest, AFinishedPodIsTrustedOverAStaleStatus) {
+  Observed observed = Converge(Fresh({{"image", "a"}, {"restartPolicy", "Never"}}));
+  RunPod(observed);
+  observed = Converge(observed);
+  ASSERT_EQ(observed.sandbox.status.phase, api::Phase::kRunning);
+  RunPod(observed, "Succeeded", false, 0);
+  observed.children.at("Pod/bot")["metadata"]["deletionTimestamp"] = kCreated;
+  ReconcilePlan plan = Plan(observed, {});  // the status still says Running
+  EXPECT_TRUE(plan.apply.empty());
+  ASSERT_TRUE(plan.status);
+  EXPECT_EQ(plan.status->phase, api::Phase::kSucceeded);
+  Carry(observed, plan);
+  observed.children.erase("Pod/bot");
+  EXPECT_TRUE(Plan(observed, {}).apply.empty());
+
+  // A new spec runs the bot again.
+  observed.sandbox.spec.image = "b";
+  observed.sandbox.metadata.generation = 2;
+  ReconcilePlan rerun = Plan(observed, {});
+  EXPECT_EQ(Keys(rerun.apply), std::vector<std::string>{"Pod/bot"});
+}
+
+TEST(PlanTest, ConditionsInTheServersOrderAreNoChange) {
+  Observed observed = Converge(Fresh({{"image", "a"}}));
+  RunPod(observed);
+  observed = Converge(observed);
+  std::ranges::reverse(observed.sandbox.status.conditions);
+  EXPECT_FALSE(Plan(observed, {}).status.has_value());
+  observed.sandbox.metadata.deletion_timestamp = kCreated;
+  Carry(observed, Plan(observed, {}));
+  std::ranges::reverse(observed.sandbox.status.conditions);
+  EXPECT_FALSE(Plan(observed, {}).status.has_value()) << "a deleting sandbox's status flaps";
+}
+
 TEST(PlanTest, OnlyLabelledSecretsAreMirroredAndThePodWaitsForTheRest) {
-  Observed observed = Fresh({{"image", "a"}, {"secrets", {{{"name", "shared"}}, {{"name", "private"}}}}});
+  Observed observed =
+      Fresh({{"image", "a"}, {"secrets", {{{"name", "shared"}}, {{"name", "private"}}}}});
   observed.source_secrets["shared"] = {
       {"metadata", {{"name", "shared"}, {"labels", {{"botsec.io/sandbox-access", "true"}}}}},
       {"type", "Opaque"},
       {"data", {{"k", "dg=="}}}};
-  observed.source_secrets["private"] = {{"metadata", {{"name", "private"}}}, {"data", {{"k", "dg=="}}}};
+  observed.source_secrets["private"] = {{"metadata", {{"name", "private"}}},
+                                        {"data", {{"k", "dg=="}}}};
   ReconcilePlan plan = Plan(observed, {});
   std::vector<std::string> keys = Keys(plan.apply);
   EXPECT_NE(std::ranges::find(keys, "Secret/shared"), keys.end());
@@ -347,7 +394,8 @@ TEST(PlanTest, APodTheWebhookWouldRefuseIsNeverCreated) {
   ReconcilePlan plan = Plan(Fresh({{"image", "docker.io/evil/bot:1"}}), settings);
   EXPECT_EQ(Keys(plan.apply).back(), "NetworkPolicy/default-deny");
   EXPECT_EQ(ConditionOf(plan, kDegraded).reason, "PolicyViolation");
-  EXPECT_NE(ConditionOf(plan, kDegraded).message.find("spec.containers[0].image"), std::string::npos)
+  EXPECT_NE(ConditionOf(plan, kDegraded).message.find("spec.containers[0].image"),
+            std::string::npos)
       << ConditionOf(plan, kDegraded).message;
 }
 
@@ -361,13 +409,19 @@ TEST(PlanTest, DeletionTakesTheNamespaceThenTheFinalizer) {
   EXPECT_EQ(first.status->phase, api::Phase::kTerminating);
   Carry(observed, first);
   // Still terminating: wait, and say why when the namespace reports trouble.
-  (*observed.namespace_)["status"]["conditions"] = {
-      {{"type", "NamespaceDeletionContentFailure"}, {"status", "True"}, {"message", "cannot delete pods"}}};
+  (*observed.namespace_)["status"]["conditions"] = {{{"type", "NamespaceDeletionContentFailure"},
+                                                     {"status", "True"},
+                                                     {"message", "cannot delete pods"}}};
   ReconcilePlan waiting = Plan(observed, {});
   EXPECT_TRUE(waiting.remove.empty());
   EXPECT_FALSE(waiting.remove_finalizer);
   EXPECT_EQ(ConditionOf(waiting, kDegraded).reason, "NamespaceStuck");
   EXPECT_NE(ConditionOf(waiting, kDegraded).message.find("cannot delete pods"), std::string::npos);
+  // Content still being removed is a deletion in progress, not trouble.
+  Carry(observed, waiting);
+  (*observed.namespace_)["status"]["conditions"] = {
+      {{"type", "NamespaceContentRemaining"}, {"status", "True"}, {"message", "pods remain"}}};
+  EXPECT_EQ(ConditionOf(Plan(observed, {}), kDegraded).status, "False");
   observed.namespace_.reset();
   ReconcilePlan gone = Plan(observed, {});
   EXPECT_TRUE(gone.remove_finalizer);
@@ -377,7 +431,8 @@ TEST(PlanTest, ConditionsKeepTheirTransitionTimeUntilTheyChange) {
   Observed observed = Converge(Fresh({{"image", "a"}}));
   RunPod(observed);
   observed = Converge(observed);
-  std::string ready_since = api::FindCondition(observed.sandbox.status.conditions, kReady)->last_transition_time;
+  std::string ready_since =
+      api::FindCondition(observed.sandbox.status.conditions, kReady)->last_transition_time;
   EXPECT_EQ(ready_since, core::FormatRfc3339(At(10)));
   observed.now = At(500);
   RunPod(observed, "Running", false);

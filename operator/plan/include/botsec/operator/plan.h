@@ -55,9 +55,9 @@ struct EventNote {
 struct ReconcilePlan {
   bool add_finalizer = false;
   bool remove_finalizer = false;
-  bool delete_sandbox = false;      // the TTL ran out under onExpiry: Delete
-  std::vector<Json> apply;          // in this order: namespace, fences, then the Pod
-  std::vector<Removal> remove;      // the Pod to replace, foreign NetworkPolicies, ...
+  bool delete_sandbox = false;                  // the TTL ran out under onExpiry: Delete
+  std::vector<Json> apply;                      // in this order: namespace, fences, then the Pod
+  std::vector<Removal> remove;                  // the Pod to replace, foreign NetworkPolicies, ...
   std::optional<api::BotSandboxStatus> status;  // set when it differs from the observed one
   std::vector<EventNote> events;
   std::optional<std::chrono::seconds> requeue_after;
