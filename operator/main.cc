@@ -42,9 +42,9 @@ botsec::core::Result<botsec::api::ResourceList> ParseResourceFlag(std::string_vi
     }
     std::string value = entry.substr(eq + 1);
     if (auto quantity = botsec::policy::Quantity::Parse(value); !quantity || quantity->value <= 0) {
-      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
-                                "--" + std::string(flag) + ": " + name + ": \"" + value +
-                                    "\" is not a positive quantity");
+      std::string message = "--" + std::string(flag);
+      message += ": " + name + ": \"" + value + "\" is not a positive quantity";
+      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument, message);
     }
     list[name] = value;
   }

@@ -495,13 +495,9 @@ std::optional<core::Cidr> ReadCidr(FieldReader& reader, const Json& value,
   return *cidr;
 }
 
-Network ReadNetwork(FieldReader& reader, const Json& spec) {
-  Network network;
-  const Json* object = reader.Object(spec, "network", "spec.network");
-  if (object == nullptr) {
-    return network;
-  }
-  if (const Json* egress = reader.Object(*object, "egress", "spec.network.egress")) {
+std::vector<EgressCidr> ReadEgress(FieldReader& reader, const Json& network) {
+  std::vector<EgressCidr> out;
+  if (const Json* egress = reader.Object(network, "egress", "spec.network.egress")) {
     const Json* cidrs = reader.Array(*egress, "cidrs", "spec.network.egress.cidrs", 64);
     for (std::size_t i = 0; cidrs != nullptr && i < cidrs->size(); ++i) {
       std::string path = Index("spec.network.egress.cidrs", i);
@@ -532,11 +528,15 @@ Network ReadNetwork(FieldReader& reader, const Json& spec) {
         entry.except.push_back((*excepts)[j].get<std::string>());
       }
       entry.ports = ReadPortRanges(reader, item, path + ".ports");
-      network.egress_cidrs.push_back(std::move(entry));
+      out.push_back(std::move(entry));
     }
   }
-  network.allow_dns = reader.Bool(*object, "allowDNS", "spec.network.allowDNS").value_or(true);
-  const Json* ingress = reader.Array(*object, "ingress", "spec.network.ingress", 32);
+  return out;
+}
+
+std::vector<IngressRule> ReadIngress(FieldReader& reader, const Json& network) {
+  std::vector<IngressRule> out;
+  const Json* ingress = reader.Array(network, "ingress", "spec.network.ingress", 32);
   for (std::size_t i = 0; ingress != nullptr && i < ingress->size(); ++i) {
     std::string path = Index("spec.network.ingress", i);
     const Json& item = (*ingress)[i];
@@ -560,8 +560,20 @@ Network ReadNetwork(FieldReader& reader, const Json& spec) {
       reader.Required(path, "name at least one of fromSandboxes and fromNamespaces");
     }
     rule.ports = ReadPortRanges(reader, item, path + ".ports");
-    network.ingress.push_back(std::move(rule));
+    out.push_back(std::move(rule));
   }
+  return out;
+}
+
+Network ReadNetwork(FieldReader& reader, const Json& spec) {
+  Network network;
+  const Json* object = reader.Object(spec, "network", "spec.network");
+  if (object == nullptr) {
+    return network;
+  }
+  network.egress_cidrs = ReadEgress(reader, *object);
+  network.allow_dns = reader.Bool(*object, "allowDNS", "spec.network.allowDNS").value_or(true);
+  network.ingress = ReadIngress(reader, *object);
   if (const Json* bandwidth = reader.Object(*object, "bandwidth", "spec.network.bandwidth")) {
     network.egress_bandwidth =
         reader.Quantity(*bandwidth, "egress", "spec.network.bandwidth.egress");

@@ -1,6 +1,7 @@
 #include "botsec/api/render.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 #include "botsec/core/cidr.h"
@@ -13,7 +14,8 @@ using core::Cause;
 using core::ErrorCode;
 using core::Result;
 
-constexpr std::string_view kComputeResources[] = {"cpu", "memory", "ephemeral-storage"};
+constexpr std::array<std::string_view, 3> kComputeResources = {"cpu", "memory",
+                                                               "ephemeral-storage"};
 
 double QuantityValue(const std::string& text) {
   auto quantity = policy::Quantity::Parse(text);
@@ -403,7 +405,7 @@ Json LimitRange(const SandboxSettings& settings, const std::string& ns) {
                 {"defaultRequest", ResourceListJson(settings.default_requests)}};
   Json max = Json::object();
   for (const auto& [name, bound] : settings.policy.sandboxes.max_resources) {
-    if (std::ranges::find(kComputeResources, name) != std::end(kComputeResources)) {
+    if (std::ranges::find(kComputeResources, name) != kComputeResources.end()) {
       max[name] = bound.text;
     }
   }

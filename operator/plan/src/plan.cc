@@ -185,13 +185,11 @@ bool Covers(const Json& observed, const Json& desired) {
     if (!observed.is_object()) {
       return false;
     }
-    for (const auto& [key, value] : desired.items()) {
-      auto it = observed.find(key);
-      if (it == observed.end() || !Covers(*it, value)) {
-        return false;
-      }
-    }
-    return true;
+    const auto& fields = desired.get_ref<const Json::object_t&>();
+    return std::ranges::all_of(fields, [&](const auto& field) {
+      auto it = observed.find(field.first);
+      return it != observed.end() && Covers(*it, field.second);
+    });
   }
   if (desired.is_array()) {
     if (!observed.is_array() || observed.size() != desired.size()) {
@@ -207,296 +205,325 @@ bool Covers(const Json& observed, const Json& desired) {
   return observed == desired;
 }
 
-ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& settings) {
-  ReconcilePlan plan;
-  const api::BotSandbox& sandbox = observed.sandbox;
-  const api::ObjectMeta& meta = sandbox.metadata;
-  const std::string now = core::FormatRfc3339(observed.now);
-  const std::vector<Condition>& before = sandbox.status.conditions;
+namespace {
 
-  BotSandboxStatus status = sandbox.status;
-  status.namespace_ =
-      api::SandboxNamespaceName(settings.namespace_prefix, meta.namespace_, meta.name);
-  status.observed_generation = meta.generation;
-  status.conditions.clear();
-  std::optional<std::chrono::system_clock::time_point> expires;
-  if (sandbox.spec.lifetime) {
-    if (auto created = core::ParseRfc3339(meta.creation_timestamp)) {
-      expires = *created + sandbox.spec.lifetime->ttl;
-      status.expires_at = core::FormatRfc3339(*expires);
+// One reconcile's decisions, step by step; Plan runs the steps in order.
+class Planner {
+ public:
+  Planner(const Observed& observed, const api::SandboxSettings& settings)
+      : observed_(observed),
+        settings_(settings),
+        sandbox_(observed.sandbox),
+        meta_(observed.sandbox.metadata),
+        now_(core::FormatRfc3339(observed.now)),
+        before_(observed.sandbox.status.conditions),
+        status_(observed.sandbox.status) {
+    status_.namespace_ =
+        api::SandboxNamespaceName(settings.namespace_prefix, meta_.namespace_, meta_.name);
+    status_.observed_generation = meta_.generation;
+    status_.conditions.clear();
+    status_.expires_at.clear();
+    if (sandbox_.spec.lifetime) {
+      if (auto created = core::ParseRfc3339(meta_.creation_timestamp)) {
+        expires_ = *created + sandbox_.spec.lifetime->ttl;
+        status_.expires_at = core::FormatRfc3339(*expires_);
+      }
     }
-  } else {
-    status.expires_at.clear();
+    expired_ = expires_ && observed.now >= *expires_;
+    namespace_ours_ =
+        observed.namespace_ &&
+        Text(*observed.namespace_, {"metadata", "annotations",
+                                    std::string(api::kOwnerUidAnnotation).c_str()}) == meta_.uid;
   }
 
-  const bool has_finalizer =
-      std::ranges::find(meta.finalizers, api::kFinalizer) != meta.finalizers.end();
-  const bool namespace_ours =
-      observed.namespace_ &&
-      Text(*observed.namespace_,
-           {"metadata", "annotations", std::string(api::kOwnerUidAnnotation).c_str()}) == meta.uid;
+  ReconcilePlan Run() && {
+    if (meta_.deletion_timestamp) {
+      Delete();
+    } else if (Start()) {
+      auto rendered = api::Render(sandbox_, settings_, MirrorableSecrets());
+      if (!rendered) {
+        Degraded({"OutOfBounds", rendered.error().message});
+      } else {
+        for (const std::string& note : rendered->notes) {
+          plan_.events.push_back({"Warning", "EgressNarrowed", note});
+        }
+        CheckPolicy(rendered->pod);
+        Fences(*rendered);
+        Prune();
+        Pod(*rendered);
+      }
+    }
+    FinishStatus(observed_, plan_, std::move(status_));
+    return std::move(plan_);
+  }
+
+ private:
+  void Set(std::string_view type, bool value, std::string reason, std::string message) {
+    SetCondition(status_.conditions, before_, type, value, std::move(reason), std::move(message),
+                 meta_.generation, now_);
+  }
 
   // Deletion: the namespace goes first, and with it everything in it; then the finalizer.
-  if (meta.deletion_timestamp) {
-    if (!has_finalizer) {
-      return plan;
+  void Delete() {
+    if (std::ranges::find(meta_.finalizers, api::kFinalizer) == meta_.finalizers.end()) {
+      status_ = sandbox_.status;  // not ours to finish
+      return;
     }
-    status.phase = Phase::kTerminating;
-    status.pod_ip.clear();
-    if (observed.namespace_ && namespace_ours) {
-      std::string stuck = NamespaceConditions(*observed.namespace_);
-      if (!Terminating(*observed.namespace_)) {
-        plan.remove.push_back(RemovalOf(*observed.namespace_));
-        plan.events.push_back(
-            {"Normal", "Deleting", "deleting sandbox namespace " + status.namespace_});
-      }
-      SetCondition(
-          status.conditions, before, kDegraded, !stuck.empty(),
-          stuck.empty() ? "AsExpected" : "NamespaceStuck",
-          stuck.empty() ? "" : "namespace " + status.namespace_ + " is not going away: " + stuck,
-          meta.generation, now);
-      SetCondition(status.conditions, before, kReady, false, "Terminating",
-                   "waiting for namespace " + status.namespace_ + " to go", meta.generation, now);
-      plan.requeue_after = std::chrono::seconds(5);
-    } else {
-      plan.remove_finalizer = true;
+    status_.phase = Phase::kTerminating;
+    status_.pod_ip.clear();
+    if (!observed_.namespace_ || !namespace_ours_) {
+      plan_.remove_finalizer = true;
+      return;
     }
-    FinishStatus(observed, plan, std::move(status));
-    return plan;
+    if (!Terminating(*observed_.namespace_)) {
+      plan_.remove.push_back(RemovalOf(*observed_.namespace_));
+      plan_.events.push_back(
+          {"Normal", "Deleting", "deleting sandbox namespace " + status_.namespace_});
+    }
+    std::string stuck = NamespaceConditions(*observed_.namespace_);
+    Set(kDegraded, !stuck.empty(), stuck.empty() ? "AsExpected" : "NamespaceStuck",
+        stuck.empty() ? "" : "namespace " + status_.namespace_ + " is not going away: " + stuck);
+    Set(kReady, false, "Terminating", "waiting for namespace " + status_.namespace_ + " to go");
+    plan_.requeue_after = std::chrono::seconds(5);
   }
 
-  plan.add_finalizer = !has_finalizer;
-
-  auto degraded = [&](const Problem& problem, Phase phase) {
-    status.phase = phase;
-    SetCondition(status.conditions, before, kReady, false, problem.reason, problem.message,
-                 meta.generation, now);
-    SetCondition(status.conditions, before, kDegraded, true, problem.reason, problem.message,
-                 meta.generation, now);
-    plan.events.push_back({"Warning", problem.reason, problem.message});
-  };
-
-  // Never adopt, change or delete a namespace that is not ours.
-  if (observed.namespace_ && !namespace_ours) {
-    degraded({"NamespaceConflict", "namespace " + status.namespace_ +
-                                       " exists and does not belong to this BotSandbox; it is "
-                                       "left alone"},
-             Phase::kPending);
-    FinishStatus(observed, plan, std::move(status));
-    return plan;
+  // The finalizer, a namespace that is not ours, the TTL under onExpiry: Delete. False when
+  // there is nothing more to do.
+  bool Start() {
+    plan_.add_finalizer =
+        std::ranges::find(meta_.finalizers, api::kFinalizer) == meta_.finalizers.end();
+    if (observed_.namespace_ && !namespace_ours_) {
+      // Never adopt, change or delete a namespace that is not ours.
+      Degraded({"NamespaceConflict", "namespace " + status_.namespace_ +
+                                         " exists and does not belong to this BotSandbox; it is "
+                                         "left alone"});
+      return false;
+    }
+    if (expired_ && sandbox_.spec.lifetime->on_expiry == api::OnExpiry::kDelete) {
+      plan_.delete_sandbox = true;
+      plan_.events.push_back(
+          {"Normal", "Expired",
+           "the TTL of " + sandbox_.spec.lifetime->ttl_text + " ran out: deleting the BotSandbox"});
+      status_.phase = Phase::kExpired;
+      return false;
+    }
+    if (expires_ && !expired_) {
+      plan_.requeue_after = std::chrono::ceil<std::chrono::seconds>(*expires_ - observed_.now);
+    }
+    return true;
   }
 
-  const bool expired = expires && observed.now >= *expires;
-  if (expired && sandbox.spec.lifetime->on_expiry == api::OnExpiry::kDelete) {
-    plan.delete_sandbox = true;
-    plan.events.push_back(
-        {"Normal", "Expired",
-         "the TTL of " + sandbox.spec.lifetime->ttl_text + " ran out: deleting the BotSandbox"});
-    status.phase = Phase::kExpired;
-    FinishStatus(observed, plan, std::move(status));
-    return plan;
+  void Degraded(const Problem& problem) {
+    status_.phase = Phase::kPending;
+    Set(kReady, false, problem.reason, problem.message);
+    Set(kDegraded, true, problem.reason, problem.message);
+    plan_.events.push_back({"Warning", problem.reason, problem.message});
   }
 
   // The Secrets it may mirror: those its namespace labels for sandboxes.
-  std::map<std::string, Json> mirrorable;
-  std::vector<Problem> problems;
-  std::vector<std::string> wanted = sandbox.spec.secrets;
-  wanted.insert(wanted.end(), sandbox.spec.image_pull_secrets.begin(),
-                sandbox.spec.image_pull_secrets.end());
-  for (const std::string& name : wanted) {
-    auto source = observed.source_secrets.find(name);
-    if (source == observed.source_secrets.end()) {
-      problems.push_back({"SecretNotFound", "Secret " + meta.namespace_ + "/" + name +
-                                                " does not exist: the Pod waits for it"});
-      continue;
+  std::map<std::string, Json> MirrorableSecrets() {
+    std::map<std::string, Json> mirrorable;
+    std::vector<std::string> wanted = sandbox_.spec.secrets;
+    wanted.insert(wanted.end(), sandbox_.spec.image_pull_secrets.begin(),
+                  sandbox_.spec.image_pull_secrets.end());
+    for (const std::string& name : wanted) {
+      std::string full = meta_.namespace_ + "/" + name;
+      auto source = observed_.source_secrets.find(name);
+      if (source == observed_.source_secrets.end()) {
+        problems_.push_back(
+            {"SecretNotFound", "Secret " + full + " does not exist: the Pod waits for it"});
+      } else if (Text(source->second, {"metadata", "labels",
+                                       std::string(api::kSandboxAccessLabel).c_str()}) != "true") {
+        problems_.push_back(
+            {"SecretNotShared", "Secret " + full + " is not labelled " +
+                                    std::string(api::kSandboxAccessLabel) +
+                                    "=true, so it is not mirrored: the Pod waits for it"});
+      } else {
+        mirrorable.emplace(name, source->second);
+      }
     }
-    if (Text(source->second,
-             {"metadata", "labels", std::string(api::kSandboxAccessLabel).c_str()}) != "true") {
-      problems.push_back(
-          {"SecretNotShared", "Secret " + meta.namespace_ + "/" + name + " is not labelled " +
-                                  std::string(api::kSandboxAccessLabel) +
-                                  "=true, so it is not mirrored: the Pod waits for it"});
-      continue;
-    }
-    mirrorable.emplace(name, source->second);
-  }
-
-  auto rendered = api::Render(sandbox, settings, mirrorable);
-  if (!rendered) {
-    degraded({"OutOfBounds", rendered.error().message}, Phase::kPending);
-    FinishStatus(observed, plan, std::move(status));
-    return plan;
-  }
-  for (const std::string& note : rendered->notes) {
-    plan.events.push_back({"Warning", "EgressNarrowed", note});
+    return mirrorable;
   }
 
   // Never create a Pod our own webhook would refuse.
-  if (auto violations = policy::Judge(rendered->pod, settings.policy); !violations) {
-    problems.push_back({"PolicyViolation", violations.error().message});
-  } else if (!violations->empty()) {
+  void CheckPolicy(const Json& pod) {
+    auto violations = policy::Judge(pod, settings_.policy);
+    if (!violations) {
+      problems_.insert(problems_.begin(), {"PolicyViolation", violations.error().message});
+      return;
+    }
+    if (violations->empty()) {
+      return;
+    }
     std::string message = "the bot's Pod would break the policy: ";
     for (std::size_t i = 0; i < violations->size(); ++i) {
       const policy::Violation& v = (*violations)[i];
       message += (i == 0 ? "" : "; ") + v.field + ": " + v.message;
     }
-    problems.insert(problems.begin(), {"PolicyViolation", message});
+    problems_.insert(problems_.begin(), {"PolicyViolation", std::move(message)});
   }
 
   // The fences, in order, each written only when what is there differs.
-  std::set<std::string> desired_keys;
-  bool fences_in_place = true;
-  const Condition* isolated_before = api::FindCondition(before, kIsolated);
-  const bool was_isolated = isolated_before != nullptr && isolated_before->status == "True";
-  for (const Json& fence : Fences(*rendered)) {
-    std::string key = ChildKey(fence);
-    desired_keys.insert(key);
-    const Json* seen = nullptr;
-    if (key.starts_with("Namespace/")) {
-      seen = observed.namespace_ ? &*observed.namespace_ : nullptr;
-    } else if (auto it = observed.children.find(key); it != observed.children.end()) {
-      seen = &it->second;
-    }
-    if (seen != nullptr && Covers(*seen, fence)) {
-      continue;
-    }
-    fences_in_place = false;
-    plan.apply.push_back(fence);
-    if (seen != nullptr || was_isolated) {
-      plan.events.push_back({"Warning", "DriftRepaired",
-                             std::string(seen != nullptr ? "restored " : "recreated ") + key +
-                                 " in " + status.namespace_});
-    } else if (key.starts_with("Namespace/")) {
-      plan.events.push_back(
-          {"Normal", "Creating", "creating sandbox namespace " + status.namespace_});
+  void Fences(const api::RenderedSandbox& rendered) {
+    const Condition* isolated_before = api::FindCondition(before_, kIsolated);
+    const bool was_isolated = isolated_before != nullptr && isolated_before->status == "True";
+    for (const Json& fence : operator_plan::Fences(rendered)) {
+      std::string key = ChildKey(fence);
+      desired_keys_.insert(key);
+      const Json* seen = nullptr;
+      if (key.starts_with("Namespace/")) {
+        seen = observed_.namespace_ ? &*observed_.namespace_ : nullptr;
+      } else if (auto it = observed_.children.find(key); it != observed_.children.end()) {
+        seen = &it->second;
+      }
+      if (seen != nullptr && Covers(*seen, fence)) {
+        continue;
+      }
+      fences_in_place_ = false;
+      plan_.apply.push_back(fence);
+      if (seen != nullptr || was_isolated) {
+        plan_.events.push_back({"Warning", "DriftRepaired",
+                                std::string(seen != nullptr ? "restored " : "recreated ") + key +
+                                    " in " + status_.namespace_});
+      } else if (key.starts_with("Namespace/")) {
+        plan_.events.push_back(
+            {"Normal", "Creating", "creating sandbox namespace " + status_.namespace_});
+      }
     }
   }
+
   // NetworkPolicies are ours alone: any other one could open a fence.
-  bool foreign_policy = false;
-  for (const auto& [key, child] : observed.children) {
-    bool ours = Text(child, {"metadata", "labels", std::string(api::kManagedByLabel).c_str()}) ==
-                api::kManagedBy;
-    bool prunable = key.starts_with("NetworkPolicy/") ||
-                    (ours && (key.starts_with("Secret/") || key.starts_with("Service/")));
-    if (!prunable || desired_keys.contains(key) || Terminating(child)) {
-      continue;
-    }
-    plan.remove.push_back(RemovalOf(child));
-    if (!ours) {
-      foreign_policy = true;
-      plan.events.push_back({"Warning", "ForeignNetworkPolicyDeleted",
-                             "deleted " + key + " in " + status.namespace_ +
-                                 ": only the operator's NetworkPolicies may fence a sandbox"});
+  void Prune() {
+    for (const auto& [key, child] : observed_.children) {
+      bool ours = Text(child, {"metadata", "labels", std::string(api::kManagedByLabel).c_str()}) ==
+                  api::kManagedBy;
+      bool prunable = key.starts_with("NetworkPolicy/") ||
+                      (ours && (key.starts_with("Secret/") || key.starts_with("Service/")));
+      if (!prunable || desired_keys_.contains(key) || Terminating(child)) {
+        continue;
+      }
+      plan_.remove.push_back(RemovalOf(child));
+      if (!ours) {
+        foreign_policy_ = true;
+        plan_.events.push_back({"Warning", "ForeignNetworkPolicyDeleted",
+                                "deleted " + key + " in " + status_.namespace_ +
+                                    ": only the operator's NetworkPolicies may fence a sandbox"});
+      }
     }
   }
 
-  // The Pod.
-  const bool suspended = sandbox.spec.suspend;
-  const Json* pod = nullptr;
-  if (auto it = observed.children.find("Pod/" + std::string(api::kBotName));
-      it != observed.children.end()) {
-    pod = &it->second;
-  }
-  const bool hold = suspended || expired || !problems.empty();
-  // A bot that ran to its end is not started again: known from its Pod while the Pod is there
-  // (even while it is being deleted), and from the status this operator wrote once it is gone.
-  const bool runs_once = sandbox.spec.restart_policy != "Always";
-  const bool pod_of_spec =
-      pod != nullptr &&
-      Text(*pod, {"metadata", "annotations", std::string(api::kSpecHashAnnotation).c_str()}) ==
-          rendered->pod_hash;
-  const bool pod_finished =
-      runs_once && pod_of_spec &&
-      (PodPhase(*pod) == Phase::kSucceeded || PodPhase(*pod) == Phase::kFailed);
-  const bool completed =
-      pod_finished ||
-      (runs_once &&
-       (sandbox.status.phase == Phase::kSucceeded || sandbox.status.phase == Phase::kFailed) &&
-       sandbox.status.observed_generation == meta.generation);
-  if (pod != nullptr) {
-    std::string hash =
-        Text(*pod, {"metadata", "annotations", std::string(api::kSpecHashAnnotation).c_str()});
-    if (!Terminating(*pod) && (hold || hash != rendered->pod_hash)) {
-      plan.remove.push_back(RemovalOf(*pod));
-      plan.events.push_back(
+  void Pod(const api::RenderedSandbox& rendered) {
+    const Json* pod = nullptr;
+    if (auto it = observed_.children.find("Pod/" + std::string(api::kBotName));
+        it != observed_.children.end()) {
+      pod = &it->second;
+    }
+    const bool suspended = sandbox_.spec.suspend;
+    const bool hold = suspended || expired_ || !problems_.empty();
+    // A bot that ran to its end is not started again: known from its Pod while the Pod is there
+    // (even while it is being deleted), and from the status this operator wrote once it is gone.
+    const bool runs_once = sandbox_.spec.restart_policy != "Always";
+    const std::string hash = pod == nullptr
+                                 ? ""
+                                 : Text(*pod, {"metadata", "annotations",
+                                               std::string(api::kSpecHashAnnotation).c_str()});
+    const bool pod_of_spec = pod != nullptr && hash == rendered.pod_hash;
+    const bool pod_finished =
+        runs_once && pod_of_spec &&
+        (PodPhase(*pod) == Phase::kSucceeded || PodPhase(*pod) == Phase::kFailed);
+    const bool completed =
+        pod_finished ||
+        (runs_once &&
+         (sandbox_.status.phase == Phase::kSucceeded || sandbox_.status.phase == Phase::kFailed) &&
+         sandbox_.status.observed_generation == meta_.generation);
+    if (pod != nullptr && !Terminating(*pod) && (hold || !pod_of_spec)) {
+      plan_.remove.push_back(RemovalOf(*pod));
+      std::string why = suspended  ? "the sandbox is suspended"
+                        : expired_ ? "the TTL ran out"
+                                   : "it cannot run as specified";
+      plan_.events.push_back(
           {"Normal", hold ? "PodDeleted" : "PodReplaced",
-           hold ? "deleted the bot's Pod: " + std::string(suspended ? "the sandbox is suspended"
-                                                          : expired ? "the TTL ran out"
-                                                                    : "it cannot run as specified")
-                : "the spec changed: replacing the bot's Pod"});
+           hold ? "deleted the bot's Pod: " + why : "the spec changed: replacing the bot's Pod"});
+    } else if (pod == nullptr && !hold && !completed) {
+      plan_.apply.push_back(rendered.pod);
+      plan_.events.push_back(
+          {"Normal", "PodCreated", "creating the bot's Pod in " + status_.namespace_});
     }
-  } else if (!hold && !completed) {
-    plan.apply.push_back(rendered->pod);
-    plan.events.push_back(
-        {"Normal", "PodCreated", "creating the bot's Pod in " + status.namespace_});
+    const bool pod_current = pod_of_spec && !Terminating(*pod);
+    Report(pod_current || pod_finished ? pod : nullptr, pod_current && PodReady(*pod), completed);
   }
 
-  // Status from what was observed.
-  const bool pod_current = pod_of_spec && !Terminating(*pod);
-  const bool pod_reportable = pod_current || pod_finished;
-  if (pod_reportable) {
-    status.pod_name = Text(*pod, {"metadata", "name"});
-    status.pod_ip = Text(*pod, {"status", "podIP"});
-    status.start_time = Text(*pod, {"status", "startTime"});
-    status.bot = BotStateOf(*pod);
-  } else if (!completed) {
-    status.pod_name.clear();
-    status.pod_ip.clear();
-    status.start_time.clear();
-    status.bot.reset();
-  }
-  const bool ready = pod_current && PodReady(*pod);
-  if (suspended) {
-    status.phase = Phase::kSuspended;
-  } else if (expired) {
-    status.phase = Phase::kExpired;
-  } else if (pod_reportable) {
-    status.phase = PodPhase(*pod);
-  } else if (!completed) {
-    status.phase = Phase::kPending;
-  }
-
-  const bool isolated = fences_in_place && !foreign_policy;
-  SetCondition(
-      status.conditions, before, kIsolated, isolated,
-      isolated ? "FencesInPlace" : (foreign_policy ? "ForeignNetworkPolicy" : "FencesApplying"),
-      isolated ? "every fence of " + status.namespace_ + " is in place"
-               : "the fences of " + status.namespace_ + " are being put in place",
-      meta.generation, now);
-  SetCondition(status.conditions, before, kPodReady, ready, ready ? "PodReady" : "PodNotReady",
-               ready ? "the bot's Pod is ready" : "the bot's Pod is not ready", meta.generation,
-               now);
-  if (!problems.empty()) {
-    SetCondition(status.conditions, before, kReady, false, problems.front().reason,
-                 problems.front().message, meta.generation, now);
-    SetCondition(status.conditions, before, kDegraded, true, problems.front().reason,
-                 problems.front().message, meta.generation, now);
-    for (const Problem& problem : problems) {
-      plan.events.push_back({"Warning", problem.reason, problem.message});
+  // Status from what was observed: `pod` is the bot's Pod when it speaks for the current spec.
+  void Report(const Json* pod, bool ready, bool completed) {
+    const bool suspended = sandbox_.spec.suspend;
+    if (pod != nullptr) {
+      status_.pod_name = Text(*pod, {"metadata", "name"});
+      status_.pod_ip = Text(*pod, {"status", "podIP"});
+      status_.start_time = Text(*pod, {"status", "startTime"});
+      status_.bot = BotStateOf(*pod);
+    } else if (!completed) {
+      status_.pod_name.clear();
+      status_.pod_ip.clear();
+      status_.start_time.clear();
+      status_.bot.reset();
     }
-  } else {
-    const bool finished = completed && !suspended && !expired;
-    std::string why = suspended           ? "Suspended"
-                      : expired           ? "Expired"
-                      : finished          ? "Completed"
-                      : ready && isolated ? "Running"
-                                          : "Starting";
-    SetCondition(status.conditions, before, kReady, ready && isolated, why,
-                 ready && isolated ? "the bot is running in its sandbox"
-                 : suspended       ? "the sandbox is suspended"
-                 : expired         ? "the TTL ran out; the sandbox is kept for inspection"
-                 : finished        ? "the bot ran to its end and is not restarted"
-                                   : "the sandbox is starting",
-                 meta.generation, now);
-    SetCondition(status.conditions, before, kDegraded, false, "AsExpected", "", meta.generation,
-                 now);
+    if (suspended) {
+      status_.phase = Phase::kSuspended;
+    } else if (expired_) {
+      status_.phase = Phase::kExpired;
+    } else if (pod != nullptr) {
+      status_.phase = PodPhase(*pod);
+    } else if (!completed) {
+      status_.phase = Phase::kPending;
+    }
+    const bool isolated = fences_in_place_ && !foreign_policy_;
+    Set(kIsolated, isolated,
+        isolated ? "FencesInPlace" : (foreign_policy_ ? "ForeignNetworkPolicy" : "FencesApplying"),
+        isolated ? "every fence of " + status_.namespace_ + " is in place"
+                 : "the fences of " + status_.namespace_ + " are being put in place");
+    Set(kPodReady, ready, ready ? "PodReady" : "PodNotReady",
+        ready ? "the bot's Pod is ready" : "the bot's Pod is not ready");
+    if (!problems_.empty()) {
+      Set(kReady, false, problems_.front().reason, problems_.front().message);
+      Set(kDegraded, true, problems_.front().reason, problems_.front().message);
+      for (const Problem& problem : problems_) {
+        plan_.events.push_back({"Warning", problem.reason, problem.message});
+      }
+      return;
+    }
+    const bool running = ready && isolated;
+    const bool finished = completed && !suspended && !expired_;
+    std::pair<std::string, std::string> why =
+        suspended  ? std::pair{"Suspended", "the sandbox is suspended"}
+        : expired_ ? std::pair{"Expired", "the TTL ran out; the sandbox is kept for inspection"}
+        : finished ? std::pair{"Completed", "the bot ran to its end and is not restarted"}
+        : running  ? std::pair{"Running", "the bot is running in its sandbox"}
+                   : std::pair{"Starting", "the sandbox is starting"};
+    Set(kReady, running, why.first, why.second);
+    Set(kDegraded, false, "AsExpected", "");
   }
 
-  if (expires && !expired) {
-    plan.requeue_after = std::chrono::ceil<std::chrono::seconds>(*expires - observed.now);
-  }
-  FinishStatus(observed, plan, std::move(status));
-  return plan;
+  const Observed& observed_;
+  const api::SandboxSettings& settings_;
+  const api::BotSandbox& sandbox_;
+  const api::ObjectMeta& meta_;
+  const std::string now_;
+  const std::vector<Condition>& before_;
+  BotSandboxStatus status_;
+  std::optional<std::chrono::system_clock::time_point> expires_;
+  bool expired_ = false;
+  bool namespace_ours_ = false;
+  ReconcilePlan plan_;
+  std::vector<Problem> problems_;
+  std::set<std::string> desired_keys_;
+  bool fences_in_place_ = true;
+  bool foreign_policy_ = false;
+};
+
+}  // namespace
+
+ReconcilePlan Plan(const Observed& observed, const api::SandboxSettings& settings) {
+  return Planner(observed, settings).Run();
 }
 
 }  // namespace botsec::operator_plan

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <memory>
 #include <set>
 #include <string>
@@ -122,13 +123,68 @@ class OperatorTest : public ::testing::Test {
   }
 
   static bool ManagedByOperatorApply(const json& object) {
-    for (const json& entry : object.value("/metadata/managedFields"_json_pointer, json::array())) {
-      if (entry.value("manager", "") == "botsec-operator" &&
-          entry.value("operation", "") == "Apply") {
-        return true;
+    return std::ranges::any_of(object.value("/metadata/managedFields"_json_pointer, json::array()),
+                               [](const json& entry) {
+                                 return entry.value("manager", "") == "botsec-operator" &&
+                                        entry.value("operation", "") == "Apply";
+                               });
+  }
+
+  // Sandbox namespaces (not terminating) owned by BotSandboxes of this test's namespace.
+  [[nodiscard]] int OwnedSandboxNamespaces(const Cluster& cluster) const {
+    auto namespaces =
+        cluster.KubectlJson({"get", "namespaces", "-l", "botsec.io/sandbox", "-o", "json"});
+    if (!namespaces) {
+      return -1;
+    }
+    return static_cast<int>(std::ranges::count_if((*namespaces)["items"], [&](const json& ns) {
+      return ns.value("/metadata/annotations/botsec.io~1owner"_json_pointer, "")
+                     .rfind(ns_ + "/", 0) == 0 &&
+             !ns["metadata"].contains("deletionTimestamp");
+    }));
+  }
+
+  // What keeps the churn test's sandboxes s20..s<n-1> from having converged ("" when nothing):
+  // s0..s19 deleted, s20..s39 on image :2, the rest on :1, each Ready at its generation.
+  [[nodiscard]] std::string ChurnProblem(const Cluster& cluster, int sandboxes) const {
+    auto listed = cluster.KubectlJson({"-n", ns_, "get", "bsb", "-o", "json"});
+    if (!listed) {
+      return listed.error().message;
+    }
+    const json& items = (*listed)["items"];
+    if (static_cast<int>(items.size()) != sandboxes - 20) {
+      return std::to_string(items.size()) + " BotSandboxes remain";
+    }
+    for (const json& sandbox : items) {
+      if (ConditionStatus(sandbox, "Ready") != "True" ||
+          sandbox.value("/status/observedGeneration"_json_pointer, 0) !=
+              sandbox.value("/metadata/generation"_json_pointer, -1)) {
+        return sandbox["metadata"]["name"].get<std::string>() + " is not Ready at its generation";
       }
     }
-    return false;
+    auto pods =
+        cluster.KubectlJson({"get", "pods", "-A", "-l", "botsec.io/role=bot", "-o", "json"});
+    if (!pods) {
+      return pods.error().message;
+    }
+    std::map<std::string, std::string> image_of;  // sandbox namespace -> image
+    for (const json& pod : (*pods)["items"]) {
+      if (!pod["metadata"].contains("deletionTimestamp")) {
+        image_of[pod["metadata"]["namespace"]] = pod["spec"]["containers"][0]["image"];
+      }
+    }
+    for (int i = 20; i < sandboxes; ++i) {
+      std::string name = "s" + std::to_string(i);
+      std::string want = i < 40 ? "ghcr.io/acme/bot:2" : "ghcr.io/acme/bot:1";
+      auto it = image_of.find(SandboxNamespace(name));
+      if (it == image_of.end() || it->second != want) {
+        return name + "'s Pod is missing or runs the wrong image";
+      }
+    }
+    if (int ours = OwnedSandboxNamespaces(cluster); ours != sandboxes - 20) {
+      return std::to_string(ours) + " sandbox namespaces, want " + std::to_string(sandboxes - 20);
+    }
+    return "";
   }
 
   static std::string prefix_;
@@ -451,6 +507,72 @@ TEST_F(OperatorTest, ACompletedPodIsNotRecreated) {
   auto after = cluster.KubectlJson({"-n", ns_, "get", "bsb", "once", "-o", "json"});
   ASSERT_TRUE(after);
   EXPECT_EQ(after->value("/status/phase"_json_pointer, ""), "Succeeded");
+}
+
+// kill -9 of the operator while 200 BotSandboxes are being made; while it is down, 20 are deleted
+// and 20 edited. Once it is back, all converge: the deleted ones and their namespaces are gone, the
+// edited ones run the new image, and there is exactly one namespace per remaining sandbox.
+TEST_F(OperatorTest, ConvergesAfterKill9AmidChurn) {
+  BOTSEC_REQUIRE_CLUSTER();
+  constexpr int kSandboxes = 200;
+  json list = {{"apiVersion", "v1"}, {"kind", "List"}, {"items", json::array()}};
+  for (int i = 0; i < kSandboxes; ++i) {
+    list["items"].push_back({{"apiVersion", "botsec.io/v1alpha1"},
+                             {"kind", "BotSandbox"},
+                             {"metadata", {{"name", "s" + std::to_string(i)}, {"namespace", ns_}}},
+                             {"spec", {{"image", "ghcr.io/acme/bot:1"}}}});
+  }
+  auto created = cluster.Kubectl({"create", "-f", "-"}, list.dump());
+  ASSERT_TRUE(created && created->ok()) << (created ? created->err : created.error().message);
+  auto sandbox_namespaces = [&] { return OwnedSandboxNamespaces(cluster); };
+  // Kill it mid-way: some sandboxes done, some half made, some not started.
+  int before_kill = 0;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        before_kill = sandbox_namespaces();
+        return before_kill >= 20;
+      },
+      seconds(60)));
+  operator_->Signal(SIGKILL);
+  operator_->Wait();
+
+  std::vector<std::string> deleted;
+  std::vector<std::string> edited;
+  for (int i = 0; i < 20; ++i) {
+    deleted.push_back("s" + std::to_string(i));
+    edited.push_back("s" + std::to_string(20 + i));
+  }
+  std::vector<std::string> del = {"-n", ns_, "delete", "bsb", "--wait=false"};
+  del.insert(del.end(), deleted.begin(), deleted.end());
+  auto gone = cluster.Kubectl(del);
+  ASSERT_TRUE(gone && gone->ok()) << (gone ? gone->err : "");
+  for (const std::string& name : edited) {
+    auto patched = cluster.Kubectl({"-n", ns_, "patch", "bsb", name, "--type=merge", "-p",
+                                    R"({"spec":{"image":"ghcr.io/acme/bot:2"}})"});
+    ASSERT_TRUE(patched && patched->ok()) << (patched ? patched->err : "");
+  }
+
+  operator_ = std::make_unique<BackgroundProcess>(
+      std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_,
+                               "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
+                               "--workers=4"},
+      cluster.dir() + "/logs/operator-" + ns_ + "-restarted.log");
+  ASSERT_TRUE(operator_->started());
+
+  std::string problem;
+  bool converged = Eventually(
+      [&] {
+        problem = ChurnProblem(cluster, kSandboxes);
+        return problem.empty();
+      },
+      seconds(300));
+  EXPECT_TRUE(converged) << problem;
+  EXPECT_LT(before_kill, kSandboxes) << "the operator was killed after it had finished";
+  // The deleted ones' namespaces are gone, not merely terminating (their finalizers waited).
+  for (const std::string& name : deleted) {
+    auto ns = cluster.KubectlJson({"get", "namespace", SandboxNamespace(name), "-o", "json"});
+    EXPECT_FALSE(ns) << name << "'s namespace is still there";
+  }
 }
 
 // Converged sandboxes resynced every 3 s: the kube-apiserver's audit log shows no mutating request

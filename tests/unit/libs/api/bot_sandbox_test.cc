@@ -152,7 +152,7 @@ TEST(BotSandboxTest, RefusesBadSpecsNamingTheField) {
             "Required value"},
            {{{"image", image}, {"lifetime", {{"ttl", "1h"}, {"onExpiry", "Later"}}}},
             "spec.lifetime.onExpiry",
-            "Unsupported value: \"Later\": supported values: \"Delete\", \"Retain\""},
+            R"(Unsupported value: "Later": supported values: "Delete", "Retain")"},
            {{{"image", image}, {"isolation", {{"runAsUser", 0}}}},
             "spec.isolation.runAsUser",
             "Invalid value: 0: must be between 1 and 2147483647, inclusive"},

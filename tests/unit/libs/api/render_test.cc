@@ -188,7 +188,7 @@ TEST(RenderTest, NeverReachableBlocksAreCutOutOfEveryAllowlistEntry) {
             "egress to 169.254.169.254/32 dropped: inside never-reachable 169.254.0.0/16");
 
   SandboxSettings settings;
-  settings.policy.sandboxes.never_reach.push_back("192.168.0.0/16");
+  settings.policy.sandboxes.never_reach.emplace_back("192.168.0.0/16");
   RenderedSandbox stricter =
       RenderOk(Parse({{"image", "a"},
                       {"network", {{"egress", {{"cidrs", {{{"cidr", "192.168.1.0/24"}}}}}}}}}),

@@ -68,7 +68,7 @@ void Carry(Observed& observed, const ReconcilePlan& plan) {
     observed.sandbox.status = *plan.status;
   }
   if (plan.add_finalizer) {
-    observed.sandbox.metadata.finalizers.push_back(std::string(api::kFinalizer));
+    observed.sandbox.metadata.finalizers.emplace_back(api::kFinalizer);
   }
 }
 
@@ -91,6 +91,7 @@ void RunPod(Observed& observed, const std::string& phase = "Running", bool ready
 
 std::vector<std::string> Keys(const std::vector<Json>& objects) {
   std::vector<std::string> keys;
+  keys.reserve(objects.size());
   for (const Json& object : objects) {
     keys.push_back(ChildKey(object));
   }

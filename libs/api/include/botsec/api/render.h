@@ -56,6 +56,7 @@ std::string SandboxNamespaceName(std::string_view prefix, std::string_view owner
                                  std::string_view owner_name);
 
 // The objects of one sandbox, each a complete object for server-side apply.
+// NOLINTNEXTLINE(bugprone-exception-escape): nlohmann::json members; nothing here throws
 struct RenderedSandbox {
   std::string namespace_name;
   Json namespace_;
