@@ -42,8 +42,9 @@ botsec::core::Result<botsec::api::ResourceList> ParseResourceFlag(std::string_vi
     }
     std::string value = entry.substr(eq + 1);
     if (auto quantity = botsec::policy::Quantity::Parse(value); !quantity || quantity->value <= 0) {
-      std::string message = "--" + std::string(flag);
-      message += ": " + name + ": \"" + value + "\" is not a positive quantity";
+      std::string message = "--";
+      message.append(flag).append(": ").append(name).append(": \"").append(value);
+      message += "\" is not a positive quantity";
       return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument, message);
     }
     list[name] = value;
