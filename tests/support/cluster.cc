@@ -164,6 +164,23 @@ core::Result<nlohmann::json> Cluster::KubectlJson(const std::vector<std::string>
   return parsed;
 }
 
+core::Result<void> Cluster::InstallCrds() const {
+  const std::string crds = std::string(BOTSEC_SOURCE_DIR) + "/crds/botsec.io_botsandboxes.yaml";
+  auto applied = Kubectl({"apply", "--server-side", "--force-conflicts", "-f", crds});
+  if (!applied || !applied->ok()) {
+    return core::Fail(core::ErrorCode::kUnavailable,
+                      "installing the CRDs: " + (applied ? applied->err : applied.error().message));
+  }
+  auto established = Kubectl(
+      {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
+  if (!established || !established->ok()) {
+    return core::Fail(
+        core::ErrorCode::kUnavailable,
+        "waiting for the CRDs: " + (established ? established->err : established.error().message));
+  }
+  return {};
+}
+
 core::Result<std::string> Cluster::UserKubeconfig(const std::string& user,
                                                   const std::vector<std::string>& groups) const {
   std::vector<std::string> args = {"kubeconfig", "--user", user};

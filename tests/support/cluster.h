@@ -58,6 +58,8 @@ class Cluster {
   // Creates a namespace for one test, named `prefix-<pid>-<n>`, and waits until pods can be
   // created in it (its default ServiceAccount exists).
   [[nodiscard]] core::Result<std::string> CreateTestNamespace(const std::string& prefix) const;
+  // Installs the project's CRDs (crds/) by server-side apply and waits until they are served.
+  [[nodiscard]] core::Result<void> InstallCrds() const;
   // Compacts etcd's history up to its current revision, as kube-apiserver does every five
   // minutes: a watch from an older resourceVersion is then answered with 410 Gone.
   [[nodiscard]] core::Result<void> CompactEtcd() const;

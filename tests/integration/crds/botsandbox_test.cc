@@ -16,8 +16,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::seconds;
 
-constexpr const char* kCrdFile = BOTSEC_SOURCE_DIR "/crds/botsec.io_botsandboxes.yaml";
-
 class BotSandboxCrdTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -25,13 +23,8 @@ class BotSandboxCrdTest : public ::testing::Test {
     if (cluster == nullptr) {
       return;
     }
-    auto applied =
-        cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
-    ASSERT_TRUE(applied && applied->ok()) << (applied ? applied->err : applied.error().message);
-    auto established = cluster->Kubectl(
-        {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
-    ASSERT_TRUE(established && established->ok())
-        << (established ? established->err : established.error().message);
+    auto installed = cluster->InstallCrds();
+    ASSERT_TRUE(installed) << installed.error().message;
     auto ns = cluster->CreateTestNamespace("it-crd");
     ASSERT_TRUE(ns) << ns.error().message;
     namespace_ = *ns;

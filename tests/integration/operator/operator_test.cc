@@ -24,8 +24,6 @@ using nlohmann::json;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
-constexpr const char* kCrdFile = BOTSEC_SOURCE_DIR "/crds/botsec.io_botsandboxes.yaml";
-
 class OperatorTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -33,12 +31,8 @@ class OperatorTest : public ::testing::Test {
     if (cluster == nullptr) {
       return;
     }
-    auto applied =
-        cluster->Kubectl({"apply", "--server-side", "--force-conflicts", "-f", kCrdFile});
-    ASSERT_TRUE(applied && applied->ok()) << (applied ? applied->err : applied.error().message);
-    auto established = cluster->Kubectl(
-        {"wait", "--for=condition=Established", "--timeout=60s", "crd/botsandboxes.botsec.io"});
-    ASSERT_TRUE(established && established->ok());
+    auto installed = cluster->InstallCrds();
+    ASSERT_TRUE(installed) << installed.error().message;
     prefix_ = "it" + std::to_string(getpid() % 100000) + "-";
     auto identity =
         cluster->UserKubeconfig("botsec-operator-" + std::to_string(getpid()), {"system:masters"});
