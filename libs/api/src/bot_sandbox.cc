@@ -910,6 +910,27 @@ Json StatusToJson(const BotSandboxStatus& status) {
   return out;
 }
 
+const Json* FieldAt(const Json& object, std::initializer_list<std::string_view> path) {
+  const Json* at = &object;
+  for (std::string_view key : path) {
+    if (!at->is_object()) {
+      return nullptr;
+    }
+    const auto& fields = at->get_ref<const Json::object_t&>();
+    auto it = fields.find(key);
+    if (it == fields.end()) {
+      return nullptr;
+    }
+    at = &it->second;
+  }
+  return at;
+}
+
+std::string TextAt(const Json& object, std::initializer_list<std::string_view> path) {
+  const Json* value = FieldAt(object, path);
+  return value != nullptr && value->is_string() ? value->get<std::string>() : "";
+}
+
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type) {
   auto it = std::ranges::find_if(
       conditions, [&](const Condition& condition) { return condition.type == type; });

@@ -14,36 +14,19 @@ using api::BotSandboxStatus;
 using api::Condition;
 using api::Phase;
 
-const Json* Field(const Json& object, std::initializer_list<const char*> path) {
-  const Json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object()) {
-      return nullptr;
-    }
-    auto it = at->find(key);
-    if (it == at->end()) {
-      return nullptr;
-    }
-    at = &*it;
-  }
-  return at;
-}
-
-std::string Text(const Json& object, std::initializer_list<const char*> path) {
-  const Json* value = Field(object, path);
-  return value != nullptr && value->is_string() ? value->get<std::string>() : "";
-}
+using api::FieldAt;
+using api::TextAt;
 
 bool Terminating(const Json& object) {
-  return !Text(object, {"metadata", "deletionTimestamp"}).empty();
+  return !TextAt(object, {"metadata", "deletionTimestamp"}).empty();
 }
 
 Removal RemovalOf(const Json& object) {
-  return {.api_version = Text(object, {"apiVersion"}),
-          .kind = Text(object, {"kind"}),
-          .namespace_ = Text(object, {"metadata", "namespace"}),
-          .name = Text(object, {"metadata", "name"}),
-          .uid = Text(object, {"metadata", "uid"})};
+  return {.api_version = TextAt(object, {"apiVersion"}),
+          .kind = TextAt(object, {"kind"}),
+          .namespace_ = TextAt(object, {"metadata", "namespace"}),
+          .name = TextAt(object, {"metadata", "name"}),
+          .uid = TextAt(object, {"metadata", "uid"})};
 }
 
 // Sets condition `type`, keeping its lastTransitionTime when its status does not change.
@@ -71,31 +54,31 @@ struct Problem {
 
 // The bot container's state, from the Pod's status.
 std::optional<api::BotState> BotStateOf(const Json& pod) {
-  const Json* statuses = Field(pod, {"status", "containerStatuses"});
+  const Json* statuses = FieldAt(pod, {"status", "containerStatuses"});
   if (statuses == nullptr || !statuses->is_array()) {
     return std::nullopt;
   }
   for (const Json& status : *statuses) {
-    if (Text(status, {"name"}) != api::kBotName) {
+    if (TextAt(status, {"name"}) != api::kBotName) {
       continue;
     }
     api::BotState state;
-    const Json* ready = Field(status, {"ready"});
+    const Json* ready = FieldAt(status, {"ready"});
     state.ready = ready != nullptr && ready->is_boolean() && ready->get<bool>();
-    const Json* restarts = Field(status, {"restartCount"});
+    const Json* restarts = FieldAt(status, {"restartCount"});
     state.restart_count =
         restarts != nullptr && restarts->is_number_integer() ? restarts->get<std::int32_t>() : 0;
     for (const char* name : {"waiting", "running", "terminated"}) {
-      const Json* detail = Field(status, {"state", name});
+      const Json* detail = FieldAt(status, {"state", name});
       if (detail == nullptr || !detail->is_object()) {
         continue;
       }
       state.state = name == std::string_view("waiting")   ? "Waiting"
                     : name == std::string_view("running") ? "Running"
                                                           : "Terminated";
-      state.reason = Text(*detail, {"reason"});
-      state.message = Text(*detail, {"message"});
-      if (const Json* code = Field(*detail, {"exitCode"});
+      state.reason = TextAt(*detail, {"reason"});
+      state.message = TextAt(*detail, {"message"});
+      if (const Json* code = FieldAt(*detail, {"exitCode"});
           code != nullptr && code->is_number_integer()) {
         state.exit_code = code->get<std::int32_t>();
       }
@@ -106,17 +89,17 @@ std::optional<api::BotState> BotStateOf(const Json& pod) {
 }
 
 bool PodReady(const Json& pod) {
-  const Json* conditions = Field(pod, {"status", "conditions"});
+  const Json* conditions = FieldAt(pod, {"status", "conditions"});
   if (conditions == nullptr || !conditions->is_array()) {
     return false;
   }
   return std::ranges::any_of(*conditions, [](const Json& condition) {
-    return Text(condition, {"type"}) == "Ready" && Text(condition, {"status"}) == "True";
+    return TextAt(condition, {"type"}) == "Ready" && TextAt(condition, {"status"}) == "True";
   });
 }
 
 std::optional<Phase> PodPhase(const Json& pod) {
-  std::string phase = Text(pod, {"status", "phase"});
+  std::string phase = TextAt(pod, {"status", "phase"});
   if (phase == "Running") {
     return Phase::kRunning;
   }
@@ -132,21 +115,21 @@ std::optional<Phase> PodPhase(const Json& pod) {
 // The sandbox namespace's own conditions, for a Degraded message when it will not go.
 std::string NamespaceConditions(const Json& ns) {
   std::string message;
-  const Json* conditions = Field(ns, {"status", "conditions"});
+  const Json* conditions = FieldAt(ns, {"status", "conditions"});
   if (conditions == nullptr || !conditions->is_array()) {
     return message;
   }
   for (const Json& condition : *conditions) {
     // ContentRemaining and FinalizersRemaining are a deletion in progress; these are failures.
-    std::string type = Text(condition, {"type"});
+    std::string type = TextAt(condition, {"type"});
     bool failure = type == "NamespaceDeletionDiscoveryFailure" ||
                    type == "NamespaceDeletionGroupVersionParsingFailure" ||
                    type == "NamespaceDeletionContentFailure";
-    if (!failure || Text(condition, {"status"}) != "True") {
+    if (!failure || TextAt(condition, {"status"}) != "True") {
       continue;
     }
-    message += (message.empty() ? "" : "; ") + Text(condition, {"type"}) + ": " +
-               Text(condition, {"message"});
+    message += (message.empty() ? "" : "; ") + TextAt(condition, {"type"}) + ": " +
+               TextAt(condition, {"message"});
   }
   return message;
 }
@@ -177,7 +160,7 @@ void FinishStatus(const Observed& observed, ReconcilePlan& plan, BotSandboxStatu
 }  // namespace
 
 std::string ChildKey(const Json& object) {
-  return Text(object, {"kind"}) + "/" + Text(object, {"metadata", "name"});
+  return TextAt(object, {"kind"}) + "/" + TextAt(object, {"metadata", "name"});
 }
 
 bool Covers(const Json& observed, const Json& desired) {
@@ -230,10 +213,9 @@ class Planner {
       }
     }
     expired_ = expires_ && observed.now >= *expires_;
-    namespace_ours_ =
-        observed.namespace_ &&
-        Text(*observed.namespace_, {"metadata", "annotations",
-                                    std::string(api::kOwnerUidAnnotation).c_str()}) == meta_.uid;
+    namespace_ours_ = observed.namespace_ &&
+                      TextAt(*observed.namespace_,
+                             {"metadata", "annotations", api::kOwnerUidAnnotation}) == meta_.uid;
   }
 
   ReconcilePlan Run() && {
@@ -332,8 +314,8 @@ class Planner {
       if (source == observed_.source_secrets.end()) {
         problems_.push_back(
             {"SecretNotFound", "Secret " + full + " does not exist: the Pod waits for it"});
-      } else if (Text(source->second, {"metadata", "labels",
-                                       std::string(api::kSandboxAccessLabel).c_str()}) != "true") {
+      } else if (TextAt(source->second, {"metadata", "labels", api::kSandboxAccessLabel}) !=
+                 "true") {
         problems_.push_back(
             {"SecretNotShared", "Secret " + full + " is not labelled " +
                                     std::string(api::kSandboxAccessLabel) +
@@ -395,8 +377,7 @@ class Planner {
   // NetworkPolicies are ours alone: any other one could open a fence.
   void Prune() {
     for (const auto& [key, child] : observed_.children) {
-      bool ours = Text(child, {"metadata", "labels", std::string(api::kManagedByLabel).c_str()}) ==
-                  api::kManagedBy;
+      bool ours = TextAt(child, {"metadata", "labels", api::kManagedByLabel}) == api::kManagedBy;
       bool prunable = key.starts_with("NetworkPolicy/") ||
                       (ours && (key.starts_with("Secret/") || key.starts_with("Service/")));
       if (!prunable || desired_keys_.contains(key) || Terminating(child)) {
@@ -423,10 +404,8 @@ class Planner {
     // A bot that ran to its end is not started again: known from its Pod while the Pod is there
     // (even while it is being deleted), and from the status this operator wrote once it is gone.
     const bool runs_once = sandbox_.spec.restart_policy != "Always";
-    const std::string hash = pod == nullptr
-                                 ? ""
-                                 : Text(*pod, {"metadata", "annotations",
-                                               std::string(api::kSpecHashAnnotation).c_str()});
+    const std::string hash =
+        pod == nullptr ? "" : TextAt(*pod, {"metadata", "annotations", api::kSpecHashAnnotation});
     const bool pod_of_spec = pod != nullptr && hash == rendered.pod_hash;
     const bool pod_finished =
         runs_once && pod_of_spec &&
@@ -457,9 +436,9 @@ class Planner {
   void Report(const Json* pod, bool ready, bool completed) {
     const bool suspended = sandbox_.spec.suspend;
     if (pod != nullptr) {
-      status_.pod_name = Text(*pod, {"metadata", "name"});
-      status_.pod_ip = Text(*pod, {"status", "podIP"});
-      status_.start_time = Text(*pod, {"status", "startTime"});
+      status_.pod_name = TextAt(*pod, {"metadata", "name"});
+      status_.pod_ip = TextAt(*pod, {"status", "podIP"});
+      status_.start_time = TextAt(*pod, {"status", "startTime"});
       status_.bot = BotStateOf(*pod);
     } else if (!completed) {
       status_.pod_name.clear();

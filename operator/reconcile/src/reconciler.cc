@@ -39,16 +39,7 @@ std::vector<ChildKind> ChildKinds() {
   };
 }
 
-std::string Text(const Json& object, std::initializer_list<const char*> path) {
-  const Json* at = &object;
-  for (const char* key : path) {
-    if (!at->is_object() || !at->contains(key)) {
-      return "";
-    }
-    at = &(*at)[key];
-  }
-  return at->is_string() ? at->get<std::string>() : "";
-}
+using api::TextAt;
 
 void Log(const std::string& message) { std::cerr << message << "\n"; }
 
@@ -103,7 +94,7 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
   auto owner = [this](const Json& object) { return OwnersOfChild(object); };
   informers_->namespaces->AddEventHandler(
       [](const Json& ns) {
-        std::string owner_key = Text(ns, {"metadata", "annotations", "botsec.io/owner"});
+        std::string owner_key = TextAt(ns, {"metadata", "annotations", "botsec.io/owner"});
         return owner_key.empty() ? std::vector<std::string>{} : std::vector<std::string>{owner_key};
       },
       enqueue);
@@ -117,19 +108,19 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
 Reconciler::~Reconciler() { queue_.ShutDown(); }
 
 std::vector<std::string> Reconciler::OwnersOfChild(const Json& child) const {
-  std::string ns = Text(child, {"metadata", "namespace"});
+  std::string ns = TextAt(child, {"metadata", "namespace"});
   kube::ObjectPtr sandbox_namespace = informers_->namespaces->store().Get(ns);
   if (sandbox_namespace == nullptr) {
     return {};
   }
-  std::string owner = Text(*sandbox_namespace, {"metadata", "annotations", "botsec.io/owner"});
+  std::string owner = TextAt(*sandbox_namespace, {"metadata", "annotations", "botsec.io/owner"});
   return owner.empty() ? std::vector<std::string>{} : std::vector<std::string>{owner};
 }
 
 std::vector<std::string> Reconciler::OwnersOfSecret(const Json& secret) const {
   std::vector<std::string> owners;
-  std::string ns = Text(secret, {"metadata", "namespace"});
-  std::string name = Text(secret, {"metadata", "name"});
+  std::string ns = TextAt(secret, {"metadata", "namespace"});
+  std::string name = TextAt(secret, {"metadata", "name"});
   for (const kube::ObjectPtr& object : informers_->sandboxes->store().ByNamespace(ns)) {
     const Json& spec = (*object)["spec"];
     for (const char* field : {"secrets", "imagePullSecrets"}) {
@@ -240,7 +231,7 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     if (!resource) {
       return core::Fail(resource.error());
     }
-    std::string child_ns = Text(child, {"metadata", "namespace"});
+    std::string child_ns = TextAt(child, {"metadata", "namespace"});
     if (auto applied = client_.Apply(*resource, child_ns, child, apply); !applied) {
       return core::Fail(applied.error().Wrap("applying " + operator_plan::ChildKey(child)));
     }

@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <initializer_list>
 #include <map>
 #include <optional>
 #include <string>
@@ -202,6 +203,12 @@ core::Result<BotSandbox> ParseBotSandbox(const Json& object);
 
 // The status as the API's JSON (for a server-side apply of the status subresource).
 Json StatusToJson(const BotSandboxStatus& status);
+
+// The member at `path` ({"metadata", "annotations", "botsec.io/owner"}) of an object, or nullptr
+// when a step is missing or not an object.
+const Json* FieldAt(const Json& object, std::initializer_list<std::string_view> path);
+// The string at `path`, or "" when there is none.
+std::string TextAt(const Json& object, std::initializer_list<std::string_view> path);
 
 // The condition of `type`, or nullptr.
 const Condition* FindCondition(const std::vector<Condition>& conditions, std::string_view type);
