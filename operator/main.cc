@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <stop_token>
 #include <string>
@@ -16,8 +18,11 @@
 #include "botsec/core/flags.h"
 #include "botsec/kube/client.h"
 #include "botsec/kube/leader_election.h"
+#include "botsec/operator/metrics.h"
 #include "botsec/operator/reconciler.h"
 #include "botsec/policy/policy.h"
+#include "botsec/serve/probes.h"
+#include "botsec/serve/server.h"
 
 namespace {
 
@@ -101,6 +106,64 @@ botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
   return options;
 }
 
+// What /readyz reports of the controller: a standby replica is ready (to take over); the one
+// that reconciles is ready once every informer has listed.
+class ControllerReadiness {
+ public:
+  explicit ControllerReadiness(bool leading) : leading_(leading) {}
+  void Lead(const botsec::operator_reconcile::Reconciler* reconciler) {
+    std::lock_guard lock(mu_);
+    leading_ = true;
+    reconciler_ = reconciler;
+  }
+  void Release() {
+    std::lock_guard lock(mu_);
+    reconciler_ = nullptr;
+  }
+  botsec::core::Result<void> Check() const {
+    std::lock_guard lock(mu_);
+    if (!leading_) {
+      return {};
+    }
+    if (reconciler_ == nullptr || !reconciler_->Synced()) {
+      return botsec::core::Fail(botsec::core::ErrorCode::kUnavailable,
+                                "the informers' caches have not synced yet");
+    }
+    return {};
+  }
+
+ private:
+  mutable std::mutex mu_;
+  bool leading_;
+  const botsec::operator_reconcile::Reconciler* reconciler_ = nullptr;
+};
+
+// Starts a server for `routes` on the address of `flag`, or none when it is "0"; an error naming
+// the flag when the address is wrong or cannot be listened on.
+botsec::core::Result<std::unique_ptr<botsec::serve::Server>> Serve(std::string_view flag,
+                                                                   std::string_view address,
+                                                                   botsec::serve::Routes routes) {
+  if (address == "0") {
+    return std::unique_ptr<botsec::serve::Server>();
+  }
+  auto bind = botsec::serve::ParseBindAddress(address);
+  if (!bind) {
+    return botsec::core::Fail(bind.error().Wrap("--" + std::string(flag)));
+  }
+  std::string paths;
+  for (const auto& [path, handler] : routes) {
+    paths += (paths.empty() ? "" : ",") + path;
+  }
+  auto server = botsec::serve::Server::Start({.bind_address = std::string(address), .threads = 1},
+                                             std::move(routes));
+  if (!server) {
+    return botsec::core::Fail(server.error().Wrap("--" + std::string(flag)));
+  }
+  std::cerr << "Serving paths=" << paths << " address=" << bind->host << ":" << (*server)->port()
+            << "\n";
+  return server;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -125,7 +188,11 @@ int main(int argc, char** argv) {
       .String("leader-election-namespace", "NS", "",
               "the Lease's namespace (default: $POD_NAMESPACE, else default)")
       .String("pod-security-version", "VERSION", "latest",
-              "pod-security.kubernetes.io/enforce-version of every sandbox namespace");
+              "pod-security.kubernetes.io/enforce-version of every sandbox namespace")
+      .String("metrics-bind-address", "ADDRESS", "0",
+              "serve /metrics on host:port (:port for every interface; 0: not at all)")
+      .String("health-probe-bind-address", "ADDRESS", ":8081",
+              "serve /healthz and /readyz on host:port (:port for every interface; 0: not at all)");
   auto outcome = botsec::core::ParseCommandLine(flags, argc, argv, std::cout, std::cerr);
   if (outcome.exit_code) {
     return *outcome.exit_code;
@@ -135,6 +202,35 @@ int main(int argc, char** argv) {
     std::cerr << "botsec-operator: " << options.error().message << "\n";
     return 2;
   }
+  auto registry = std::make_shared<prometheus::Registry>();
+  botsec::operator_reconcile::ControllerMetrics metrics(*registry);
+  options->metrics = &metrics;
+  ControllerReadiness readiness(!outcome.flags.Bool("leader-elect"));
+  metrics.SetLeader(!outcome.flags.Bool("leader-elect"));
+  auto ping = [] { return botsec::core::Result<void>{}; };
+  botsec::serve::Routes probes{
+      {"/healthz", botsec::serve::HealthHandler("healthz", {{"ping", ping}})},
+      {"/readyz",
+       botsec::serve::HealthHandler("readyz", {{"ping", ping}, {"informers-synced", [&readiness] {
+                                                                  return readiness.Check();
+                                                                }}})}};
+  botsec::serve::Routes metric_routes{{"/metrics", botsec::serve::MetricsHandler(registry)}};
+  std::string metrics_address(outcome.flags.Get("metrics-bind-address"));
+  std::string probe_address(outcome.flags.Get("health-probe-bind-address"));
+  if (metrics_address == probe_address && metrics_address != "0" &&
+      !metrics_address.ends_with(":0")) {
+    probes.merge(metric_routes);  // one address, one server (port 0 picks one for each)
+    metrics_address = "0";
+  }
+  auto probe_server = Serve("health-probe-bind-address", probe_address, std::move(probes));
+  auto metrics_server = Serve("metrics-bind-address", metrics_address, std::move(metric_routes));
+  for (const auto* server : {&probe_server, &metrics_server}) {
+    if (!*server) {
+      std::cerr << "botsec-operator: " << server->error().message << "\n";
+      return 2;
+    }
+  }
+
   auto client = botsec::kube::NewClient(std::string(outcome.flags.Get("kubeconfig")));
   if (!client) {
     std::cerr << "botsec-operator: " << client.error().message << "\n";
@@ -166,11 +262,18 @@ int main(int argc, char** argv) {
                                           std::cerr << "Leading lease=" << election.lease_namespace
                                                     << "/" << election.lease_name
                                                     << " identity=" << election.identity << "\n";
+                                          metrics.SetLeader(true);
                                           botsec::operator_reconcile::Reconciler reconciler(
                                               *client, clock, *options);
+                                          readiness.Lead(&reconciler);
                                           reconciler.Run(work);
+                                          readiness.Release();
                                         },
-                                    .on_stopped_leading = [] { std::cerr << "Stopped leading\n"; },
+                                    .on_stopped_leading =
+                                        [&] {
+                                          metrics.SetLeader(false);
+                                          std::cerr << "Stopped leading\n";
+                                        },
                                     .on_new_leader =
                                         [](const std::string& leader) {
                                           std::cerr << "New leader identity=" << leader << "\n";
@@ -182,7 +285,9 @@ int main(int argc, char** argv) {
   } else {
     runner = std::jthread([&](const std::stop_token& stop) {
       botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
+      readiness.Lead(&reconciler);
       reconciler.Run(stop);
+      readiness.Release();
     });
   }
   std::cerr << "Starting botsec-operator workers=" << options->workers << "\n";

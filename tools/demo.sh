@@ -28,7 +28,11 @@ kubectl wait --for=condition=Established --timeout=60s crd/botsandboxes.botsec.i
 if [[ -f "$dir/operator.pid" ]] && kill -0 "$(cat "$dir/operator.pid")" 2>/dev/null; then
   kill "$(cat "$dir/operator.pid")" && sleep 1
 fi
-"$repo/build/bin/botsec-operator" --kubeconfig="$dir/kubeconfig" >"$dir/logs/operator.log" 2>&1 &
+probe_port=16451
+metrics_port=16452
+"$repo/build/bin/botsec-operator" --kubeconfig="$dir/kubeconfig" \
+  --health-probe-bind-address="127.0.0.1:$probe_port" \
+  --metrics-bind-address="127.0.0.1:$metrics_port" >"$dir/logs/operator.log" 2>&1 &
 echo $! >"$dir/operator.pid"
 echo "botsec-operator running (pid $(cat "$dir/operator.pid"), log $dir/logs/operator.log)"
 kubectl create namespace bots --dry-run=client -o yaml | kubectl apply -f - >/dev/null
@@ -42,6 +46,11 @@ kubectl -n "$sandbox" get serviceaccount,resourcequota,limitrange,networkpolicy,
 kubectl -n "$sandbox" get networkpolicy egress-allowlist -o jsonpath='{.spec.egress[0].to[0].ipBlock}'
 echo
 kubectl -n bots get events --field-selector involvedObject.name=chat
+echo
+echo "The operator's readiness (127.0.0.1:$probe_port/readyz?verbose) and metrics (:$metrics_port):"
+curl -s "http://127.0.0.1:$probe_port/readyz?verbose"
+curl -s "http://127.0.0.1:$metrics_port/metrics" |
+  grep -E '^(botsec_sandboxes|controller_runtime_reconcile_total|workqueue_depth)'
 
 echo
 echo "The control plane and the operator keep running. Use them with:"

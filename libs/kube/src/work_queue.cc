@@ -14,6 +14,13 @@ WorkQueue::WorkQueue(core::Clock& clock, std::unique_ptr<RateLimiter> limiter)
 
 WorkQueue::~WorkQueue() { ShutDown(); }
 
+void WorkQueue::SetObserver(WorkQueueObserver* observer) {
+  std::lock_guard<std::mutex> guard(mu_);
+  observer_ = observer;
+  added_at_.clear();
+  started_at_.clear();
+}
+
 void WorkQueue::Add(const std::string& key) {
   std::lock_guard<std::mutex> guard(mu_);
   AddLocked(key);
@@ -22,6 +29,10 @@ void WorkQueue::Add(const std::string& key) {
 void WorkQueue::AddLocked(const std::string& key) {
   if (shutting_down_ || !dirty_.insert(key).second) {
     return;  // stopped, or already waiting: the two adds merge
+  }
+  if (observer_ != nullptr) {
+    observer_->Added();
+    added_at_.insert_or_assign(key, clock_.Now());
   }
   if (processing_.contains(key)) {
     return;  // Done puts it back, so no two workers ever hold the same key
@@ -62,6 +73,9 @@ void WorkQueue::AddRateLimited(const std::string& key) {
   {
     std::lock_guard<std::mutex> guard(mu_);
     delay = limiter_->When(key);
+    if (observer_ != nullptr) {
+      observer_->Retried();
+    }
   }
   AddAfter(key, delay);
 }
@@ -104,12 +118,26 @@ std::optional<std::string> WorkQueue::Get() {
   queue_.pop_front();
   dirty_.erase(key);
   processing_.insert(key);
+  if (observer_ != nullptr) {
+    core::Clock::TimePoint now = clock_.Now();
+    if (auto added = added_at_.find(key); added != added_at_.end()) {
+      observer_->Started(now - added->second);
+      added_at_.erase(added);
+    }
+    started_at_.insert_or_assign(key, now);
+  }
   return key;
 }
 
 void WorkQueue::Done(const std::string& key) {
   std::lock_guard<std::mutex> guard(mu_);
   processing_.erase(key);
+  if (observer_ != nullptr) {
+    if (auto started = started_at_.find(key); started != started_at_.end()) {
+      observer_->Finished(clock_.Now() - started->second);
+      started_at_.erase(started);
+    }
+  }
   if (dirty_.contains(key) && !shutting_down_) {
     queue_.push_back(key);
   }
@@ -122,6 +150,7 @@ void WorkQueue::StopLocked() {
   dirty_.clear();
   waiting_.clear();
   waiting_at_.clear();
+  added_at_.clear();
   cv_.notify_all();
 }
 

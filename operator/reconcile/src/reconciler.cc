@@ -89,6 +89,10 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
         client_, child.resource, "", clock_, selected(child.selector));
   }
 
+  if (options_.metrics != nullptr) {
+    queue_.SetObserver(options_.metrics);
+    options_.metrics->SetMaxConcurrentReconciles(options_.workers);
+  }
   auto enqueue = [this](const std::string& key) { queue_.Add(key); };
   informers_->sandboxes->AddEventHandler(kube::ObjectKey(), enqueue);
   auto owner = [this](const Json& object) { return OwnersOfChild(object); };
@@ -105,7 +109,10 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
       [this](const Json& secret) { return OwnersOfSecret(secret); }, enqueue);
 }
 
-Reconciler::~Reconciler() { queue_.ShutDown(); }
+Reconciler::~Reconciler() {
+  queue_.ShutDown();
+  queue_.SetObserver(nullptr);
+}
 
 std::vector<std::string> Reconciler::OwnersOfChild(const Json& child) const {
   std::string ns = TextAt(child, {"metadata", "namespace"});
@@ -280,6 +287,9 @@ Result<std::optional<std::chrono::seconds>> Reconciler::Reconcile(const std::str
   ++reconciles_;
   kube::ObjectPtr object = informers_->sandboxes->store().Get(key);
   if (object == nullptr) {
+    if (options_.metrics != nullptr) {
+      options_.metrics->SandboxPhase(key, std::nullopt);
+    }
     return std::optional<std::chrono::seconds>{};  // gone: its namespace went with its finalizer
   }
   auto sandbox = api::ParseBotSandbox(*object);
@@ -289,6 +299,10 @@ Result<std::optional<std::chrono::seconds>> Reconciler::Reconcile(const std::str
     return std::optional<std::chrono::seconds>{};
   }
   operator_plan::ReconcilePlan plan = operator_plan::Plan(Gather(*sandbox), options_.settings);
+  if (options_.metrics != nullptr) {
+    std::optional<api::Phase> phase = plan.status ? plan.status->phase : sandbox->status.phase;
+    options_.metrics->SandboxPhase(key, api::PhaseName(phase.value_or(api::Phase::kPending)));
+  }
   if (auto done = Execute(*object, *sandbox, plan); !done) {
     ++failures_;
     return core::Fail(done.error());
@@ -310,7 +324,16 @@ void Reconciler::Work(const std::stop_token& stop) {
     if (!key) {
       return;
     }
+    auto started = clock_.Now();
+    if (options_.metrics != nullptr) {
+      options_.metrics->WorkerActive(1);
+    }
     auto outcome = Reconcile(*key);
+    if (options_.metrics != nullptr) {
+      options_.metrics->WorkerActive(-1);
+      options_.metrics->Reconciled(!outcome ? "error" : (*outcome ? "requeue_after" : "success"),
+                                   clock_.Now() - started);
+    }
     if (!outcome) {
       Log("Reconcile failed sandbox=" + *key + " error=\"" + outcome.error().message + "\"");
       queue_.AddRateLimited(*key);

@@ -53,9 +53,10 @@ class OperatorTest : public ::testing::Test {
     }
     // An operator of this test's own, for this test's namespace alone: tests run side by side.
     operator_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_,
-                                 "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
-                                 "--workers=4", "--resync-period=" + resync_},
+        std::vector<std::string>{
+            BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_, "--namespace-prefix=" + prefix_,
+            "--watch-namespace=" + ns_, "--workers=4", "--resync-period=" + resync_,
+            "--health-probe-bind-address=127.0.0.1:0", "--metrics-bind-address=127.0.0.1:0"},
         cluster->dir() + "/logs/operator-" + ns_ + ".log");
     ASSERT_TRUE(operator_->started());
   }
@@ -266,6 +267,77 @@ TEST_F(OperatorTest, FencesASandboxAndRunsItsBot) {
   EXPECT_EQ(spec["containers"][0]["securityContext"]["capabilities"]["drop"], json({"ALL"}));
   EXPECT_EQ((*pod)["metadata"]["annotations"].value("kubernetes.io/egress-bandwidth", ""), "10M");
   EXPECT_FALSE(spec.value("nodeName", "").empty());  // scheduled onto a KWOK node
+}
+
+// The address the operator logged for a server of `paths`: "Serving paths=... address=...".
+std::string ServingAddress(const std::string& log, const std::string& paths) {
+  std::string marker = "Serving paths=" + paths + " address=";
+  std::size_t at = log.find(marker);
+  if (at == std::string::npos) {
+    return "";
+  }
+  at += marker.size();
+  return log.substr(at, log.find('\n', at) - at);
+}
+
+// GET (or another method) of a URL with curl: the status code, then the body.
+std::pair<std::string, std::string> Fetch(const std::string& url,
+                                          const std::string& method = "GET") {
+  auto fetched = RunCommand({"curl", "-s", "-X", method, "-w", "\n%{http_code}", url});
+  if (!fetched || !fetched->ok()) {
+    return {"", ""};
+  }
+  std::size_t last = fetched->out.rfind('\n');
+  return {fetched->out.substr(last + 1), fetched->out.substr(0, last)};
+}
+
+// Probes and metrics on the operator's own server (flags as controller-runtime names them): ready
+// once its caches have synced; controller-runtime's metrics and botsec_sandboxes{phase} count
+// what it did, and no label names an object.
+TEST_F(OperatorTest, ServesProbesAndMetrics) {
+  BOTSEC_REQUIRE_CLUSTER();
+  std::string probes;
+  std::string metrics;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::string log = operator_->Errors();
+        probes = ServingAddress(log, "/healthz,/readyz");
+        metrics = ServingAddress(log, "/metrics");
+        return !probes.empty() && !metrics.empty();
+      },
+      seconds(10)))
+      << operator_->Errors();
+  EXPECT_TRUE(Eventually([&] { return Fetch("http://" + probes + "/readyz").first == "200"; },
+                         seconds(30)));
+  EXPECT_EQ(Fetch("http://" + probes + "/readyz?verbose").second,
+            "[+]ping ok\n[+]informers-synced ok\nreadyz check passed\n");
+  EXPECT_EQ(Fetch("http://" + probes + "/healthz"),
+            std::make_pair(std::string("200"), std::string("ok")));
+  EXPECT_EQ(Fetch("http://" + probes + "/healthz", "POST").first, "405");
+  EXPECT_EQ(Fetch("http://" + probes + "/metrics").first, "404") << "metrics on its own address";
+
+  Create(cluster, ns_, "counted", {{"image", "ghcr.io/acme/bot:1"}});
+  json sandbox =
+      WaitFor(cluster, {"-n", ns_, "get", "bsb", "counted", "-o", "json"},
+              [](const json& s) { return s.value("/status/phase"_json_pointer, "") == "Running"; });
+  ASSERT_EQ(sandbox.value("/status/phase"_json_pointer, ""), "Running") << sandbox.dump(1);
+  std::string text;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        text = Fetch("http://" + metrics + "/metrics").second;
+        return text.find("\nbotsec_sandboxes{phase=\"Running\"} 1\n") != std::string::npos;
+      },
+      seconds(30)))
+      << text;
+  for (const char* series :
+       {"controller_runtime_reconcile_total{controller=\"botsandbox\",result=\"success\"} ",
+        "controller_runtime_reconcile_time_seconds_count{controller=\"botsandbox\"} ",
+        "controller_runtime_max_concurrent_reconciles{controller=\"botsandbox\"} 4",
+        "workqueue_adds_total{name=\"botsandbox\"} ", "workqueue_depth{name=\"botsandbox\"} ",
+        "leader_election_master_status{name=\"botsec-operator\"} 1"}) {
+    EXPECT_NE(text.find(series), std::string::npos) << series << " missing from\n" << text;
+  }
+  EXPECT_EQ(text.find("counted"), std::string::npos) << "a label names the BotSandbox";
 }
 
 TEST_F(OperatorTest, RepairsDriftWithinFiveSeconds) {
@@ -549,7 +621,7 @@ TEST_F(OperatorTest, ConvergesAfterKill9AmidChurn) {
   operator_ = std::make_unique<BackgroundProcess>(
       std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_,
                                "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
-                               "--workers=4"},
+                               "--workers=4", "--health-probe-bind-address=0"},
       cluster.dir() + "/logs/operator-" + ns_ + "-restarted.log");
   ASSERT_TRUE(operator_->started());
 
@@ -646,7 +718,8 @@ class OperatorLeaderTest : public OperatorResyncTest {
     return std::make_unique<BackgroundProcess>(
         std::vector<std::string>{BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig,
                                  "--namespace-prefix=" + prefix_, "--watch-namespace=" + ns_,
-                                 "--leader-elect", "--leader-election-namespace=" + ns_},
+                                 "--leader-elect", "--leader-election-namespace=" + ns_,
+                                 "--health-probe-bind-address=0"},
         cluster.dir() + "/logs/operator-" + ns_ + "-" + name + ".log");
   }
 };

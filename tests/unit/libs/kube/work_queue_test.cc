@@ -45,6 +45,35 @@ TEST_F(WorkQueueTest, HandsOutKeysInOrderAndMergesDuplicates) {
   EXPECT_EQ(queue_.Len(), 0U);
 }
 
+// Records what the queue reports, as the workqueue_* metrics would.
+struct RecordingObserver final : WorkQueueObserver {
+  void Added() override { ++added; }
+  void Started(Duration queued) override { queued_for.push_back(queued); }
+  void Finished(Duration worked) override { worked_for.push_back(worked); }
+  void Retried() override { ++retried; }
+  int added = 0;
+  int retried = 0;
+  std::vector<Duration> queued_for;
+  std::vector<Duration> worked_for;
+};
+
+TEST_F(WorkQueueTest, ReportsAddsWaitsWorkAndRetriesToItsObserver) {
+  RecordingObserver observer;
+  queue_.SetObserver(&observer);
+  queue_.Add("a");
+  queue_.Add("a");  // merged: not counted
+  clock_.Advance(seconds(3));
+  ASSERT_EQ(queue_.Get(), "a");
+  clock_.Advance(seconds(2));
+  queue_.Done("a");
+  queue_.AddRateLimited("b");
+  EXPECT_EQ(observer.added, 1);
+  EXPECT_EQ(observer.retried, 1);
+  EXPECT_EQ(observer.queued_for, std::vector<Duration>{seconds(3)});
+  EXPECT_EQ(observer.worked_for, std::vector<Duration>{seconds(2)});
+  queue_.SetObserver(nullptr);
+}
+
 TEST_F(WorkQueueTest, AKeyAddedWhileInProcessWaitsForDone) {
   queue_.Add("a");
   ASSERT_EQ(queue_.Get(), "a");

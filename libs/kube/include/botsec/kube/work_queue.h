@@ -24,12 +24,30 @@
 
 namespace botsec::kube {
 
+// What a queue reports as it works, for the workqueue_* metrics (client-go's MetricsProvider).
+// Called with the queue's lock held: implementations must be quick and must not call the queue.
+class WorkQueueObserver {
+ public:
+  virtual ~WorkQueueObserver() = default;
+  // A key was added that was not already waiting (merged adds are not counted).
+  virtual void Added() = 0;
+  // Get handed out a key that had waited `queued` since it was added.
+  virtual void Started(Duration queued) = 0;
+  // Done, `worked` after Get handed the key out.
+  virtual void Finished(Duration worked) = 0;
+  // AddRateLimited: a key is retried after a failure.
+  virtual void Retried() = 0;
+};
+
 class WorkQueue {
  public:
   WorkQueue(core::Clock& clock, std::unique_ptr<RateLimiter> limiter);
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;
   ~WorkQueue();
+
+  // Reports to `observer` (which must outlive the queue) from now on; nullptr stops reporting.
+  void SetObserver(WorkQueueObserver* observer);
 
   void Add(const std::string& key);
   // Adds `key` once `delay` has passed; an earlier pending time for the same key wins.
@@ -72,6 +90,10 @@ class WorkQueue {
   std::multimap<core::Clock::TimePoint, std::string> waiting_;
   std::map<std::string, core::Clock::TimePoint, std::less<>> waiting_at_;
   bool shutting_down_ = false;
+  WorkQueueObserver* observer_ = nullptr;
+  // Kept only while an observer is set: when each waiting key was added, each key in process got.
+  std::map<std::string, core::Clock::TimePoint, std::less<>> added_at_;
+  std::map<std::string, core::Clock::TimePoint, std::less<>> started_at_;
 };
 
 }  // namespace botsec::kube

@@ -26,6 +26,7 @@
 #include "botsec/kube/events.h"
 #include "botsec/kube/informer.h"
 #include "botsec/kube/work_queue.h"
+#include "botsec/operator/metrics.h"
 #include "botsec/operator/plan.h"
 
 namespace botsec::operator_reconcile {
@@ -41,6 +42,8 @@ struct ReconcilerOptions {
   std::chrono::seconds resync_period{600};
   // Only BotSandboxes of this namespace; "" for every namespace.
   std::string watch_namespace;
+  // Where to report (controller-runtime's metrics); none when null. Must outlive the Reconciler.
+  ControllerMetrics* metrics = nullptr;
 };
 
 class Reconciler {
