@@ -41,6 +41,11 @@ std::vector<ChildKind> ChildKinds() {
 
 using api::TextAt;
 
+std::string WriteKeyOf(std::string_view kind, const Json& object) {
+  return WriteKey(kind, TextAt(object, {"metadata", "namespace"}),
+                  TextAt(object, {"metadata", "name"}));
+}
+
 void Log(const std::string& message) { std::cerr << message << "\n"; }
 
 }  // namespace
@@ -70,7 +75,8 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
       options_(std::move(options)),
       informers_(std::make_unique<Informers>()),
       queue_(clock, kube::NewControllerRateLimiter(clock, {})),
-      events_(client_, {.component = std::string(kFieldManager)}, clock) {
+      events_(client_, {.component = std::string(kFieldManager)}, clock),
+      recent_(clock) {
   auto selected = [](const std::string& selector) {
     kube::ReflectorOptions reflector;
     reflector.selectors.label_selector = selector;
@@ -94,16 +100,26 @@ Reconciler::Reconciler(kube::Client client, core::Clock& clock, ReconcilerOption
     options_.metrics->SetMaxConcurrentReconciles(options_.workers);
   }
   auto enqueue = [this](const std::string& key) { queue_.Add(key); };
-  informers_->sandboxes->AddEventHandler(kube::ObjectKey(), enqueue);
-  auto owner = [this](const Json& object) { return OwnersOfChild(object); };
+  informers_->sandboxes->AddEventHandler(
+      [this](const Json& sandbox) {
+        recent_.Seen(WriteKeyOf(api::kKind, sandbox), sandbox);
+        return std::vector<std::string>{kube::KeyOf(sandbox)};
+      },
+      enqueue);
   informers_->namespaces->AddEventHandler(
-      [](const Json& ns) {
+      [this](const Json& ns) {
+        recent_.Seen(WriteKeyOf("Namespace", ns), ns);
         std::string owner_key = TextAt(ns, {"metadata", "annotations", "botsec.io/owner"});
         return owner_key.empty() ? std::vector<std::string>{} : std::vector<std::string>{owner_key};
       },
       enqueue);
   for (auto& [kind, informer] : informers_->children) {
-    informer->AddEventHandler(owner, enqueue);
+    informer->AddEventHandler(
+        [this, kind = kind](const Json& child) {
+          recent_.Seen(WriteKeyOf(kind, child), child);
+          return OwnersOfChild(child);
+        },
+        enqueue);
   }
   informers_->source_secrets->AddEventHandler(
       [this](const Json& secret) { return OwnersOfSecret(secret); }, enqueue);
@@ -163,7 +179,8 @@ operator_plan::Observed Reconciler::Gather(const api::BotSandbox& sandbox) const
   observed.now = clock_.WallNow();
   std::string ns = api::SandboxNamespaceName(options_.settings.namespace_prefix,
                                              sandbox.metadata.namespace_, sandbox.metadata.name);
-  if (kube::ObjectPtr found = informers_->namespaces->store().Get(ns)) {
+  if (kube::ObjectPtr found =
+          recent_.Current(WriteKey("Namespace", "", ns), informers_->namespaces->store().Get(ns))) {
     observed.namespace_ = *found;
     (*observed.namespace_)["kind"] = "Namespace";
     (*observed.namespace_)["apiVersion"] = "v1";
@@ -178,16 +195,29 @@ operator_plan::Observed Reconciler::Gather(const api::BotSandbox& sandbox) const
     }
     return by_kind;
   }();
+  // What the caches hold, overlaid with what this operator wrote that they do not show yet.
+  std::map<std::string, kube::ObjectPtr> children;
   for (const auto& [kind, informer] : informers_->children) {
     for (const kube::ObjectPtr& child : informer->store().ByNamespace(ns)) {
-      Json object = *child;
-      // List items carry no kind or apiVersion.
-      object["kind"] = kind;
-      object["apiVersion"] = informer_resource.at(kind).ApiVersion();
-      // Json's assignment takes its operand by value: name the key before moving the object.
-      std::string key = operator_plan::ChildKey(object);
-      observed.children.emplace(std::move(key), std::move(object));
+      children.emplace(WriteKeyOf(kind, *child), child);
     }
+  }
+  for (const std::string& key : recent_.KeysIn(ns)) {
+    children.emplace(key, nullptr);
+  }
+  for (const auto& [write_key, cached] : children) {
+    kube::ObjectPtr child = recent_.Current(write_key, cached);
+    std::string kind = write_key.substr(0, write_key.find('/'));
+    if (child == nullptr || !informer_resource.contains(kind)) {
+      continue;
+    }
+    Json object = *child;
+    // List items carry no kind or apiVersion.
+    object["kind"] = kind;
+    object["apiVersion"] = informer_resource.at(kind).ApiVersion();
+    // Json's assignment takes its operand by value: name the key before moving the object.
+    std::string key = operator_plan::ChildKey(object);
+    observed.children.emplace(std::move(key), std::move(object));
   }
   std::vector<std::string> wanted = sandbox.spec.secrets;
   wanted.insert(wanted.end(), sandbox.spec.image_pull_secrets.begin(),
@@ -221,10 +251,11 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
                    {{"resourceVersion", sandbox.metadata.resource_version},
                     {"finalizers", sandbox.metadata.finalizers}}}};
     patch["metadata"]["finalizers"].push_back(std::string(api::kFinalizer));
-    if (auto patched = client_.Patch(BotSandboxes(), ns, name, kube::PatchType::kMerge, patch);
-        !patched) {
+    auto patched = client_.Patch(BotSandboxes(), ns, name, kube::PatchType::kMerge, patch);
+    if (!patched) {
       return core::Fail(patched.error().Wrap("adding the finalizer"));
     }
+    recent_.Remember(WriteKey(api::kKind, ns, name), std::move(*patched));
   }
   if (plan.delete_sandbox) {
     auto deleted =
@@ -239,9 +270,11 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
       return core::Fail(resource.error());
     }
     std::string child_ns = TextAt(child, {"metadata", "namespace"});
-    if (auto applied = client_.Apply(*resource, child_ns, child, apply); !applied) {
+    auto applied = client_.Apply(*resource, child_ns, child, apply);
+    if (!applied) {
       return core::Fail(applied.error().Wrap("applying " + operator_plan::ChildKey(child)));
     }
+    recent_.Remember(WriteKeyOf(child["kind"].get<std::string>(), child), std::move(*applied));
   }
   for (const operator_plan::Removal& removal : plan.remove) {
     auto resource = ResourceOfKind(removal.kind);
@@ -254,6 +287,7 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     if (!deleted && deleted.error().code != ErrorCode::kNotFound) {
       return core::Fail(deleted.error().Wrap("deleting " + removal.kind + "/" + removal.name));
     }
+    recent_.Forget(WriteKey(removal.kind, removal.namespace_, removal.name));
   }
   if (plan.status) {
     Json status = {{"apiVersion", std::string(api::kApiVersion)},
@@ -263,6 +297,9 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
     auto applied = client_.Apply(BotSandboxes(), ns, status, apply, "status");
     if (!applied && applied.error().code != ErrorCode::kNotFound) {
       return core::Fail(applied.error().Wrap("writing the status"));
+    }
+    if (applied) {
+      recent_.Remember(WriteKey(api::kKind, ns, name), std::move(*applied));
     }
   }
   if (plan.remove_finalizer) {
@@ -278,6 +315,7 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
       if (!patched && patched.error().code != ErrorCode::kNotFound) {
         return core::Fail(patched.error().Wrap("removing the finalizer"));
       }
+      recent_.Forget(WriteKey(api::kKind, ns, name));
     }
   }
   return {};
@@ -286,6 +324,9 @@ Result<void> Reconciler::Execute(const Json& object, const api::BotSandbox& sand
 Result<std::optional<std::chrono::seconds>> Reconciler::Reconcile(const std::string& key) {
   ++reconciles_;
   kube::ObjectPtr object = informers_->sandboxes->store().Get(key);
+  if (object != nullptr) {
+    object = recent_.Current(WriteKeyOf(api::kKind, *object), object);
+  }
   if (object == nullptr) {
     if (options_.metrics != nullptr) {
       options_.metrics->SandboxPhase(key, std::nullopt);

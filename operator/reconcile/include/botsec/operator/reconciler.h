@@ -4,7 +4,8 @@
 // manager botsec-operator.
 //
 // Children are watched, not polled: an edit or delete of any of them maps back, through the
-// sandbox namespace's owner annotation, to its BotSandbox's key.
+// sandbox namespace's owner annotation, to its BotSandbox's key. What a write returned counts as
+// current until the caches show it (RecentWrites), so no write is sent twice.
 //
 // Thread-safety: Run starts and owns every thread; Reconcile may run on several workers at once,
 // never for the same key (the work queue guarantees it).
@@ -28,6 +29,7 @@
 #include "botsec/kube/work_queue.h"
 #include "botsec/operator/metrics.h"
 #include "botsec/operator/plan.h"
+#include "botsec/operator/recent_writes.h"
 
 namespace botsec::operator_reconcile {
 
@@ -82,6 +84,7 @@ class Reconciler {
   std::unique_ptr<Informers> informers_;
   kube::WorkQueue queue_;
   kube::EventRecorder events_;
+  mutable RecentWrites recent_;  // locks inside; Gather drops what the caches caught up with
   std::atomic<std::uint64_t> reconciles_{0};
   std::atomic<std::uint64_t> failures_{0};
 };
