@@ -79,11 +79,12 @@ bench: build cluster-up ## Run the benchmarks against the local control plane an
 	    --peer "$$peer"
 	@peer=$$(tools/build-bench-peer.sh policy) && \
 	  $(BUILD_DIR)/bench/judge_bench --peer "$$peer"
+	@BOTSEC_BENCH_BIN=$(BUILD_DIR)/bench/sandbox_bench tools/bench-operator.sh
 
 FUZZ_SECONDS ?= 60
 fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus
 	@cmake --preset fuzz >/dev/null && cmake --build --preset fuzz -j $(JOBS)
-	@for t in watch_event kubeconfig policy manifest; do \
+	@for t in watch_event kubeconfig policy manifest admission_review; do \
 	  mkdir -p build/fuzz/corpus/$$t && cp -n tests/fuzz/corpus/$$t/* build/fuzz/corpus/$$t/; \
 	  echo "fuzzing $$t for $(FUZZ_SECONDS) s"; \
 	  build/fuzz/tests/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \

@@ -32,6 +32,7 @@ set(BOTSEC_LAYER_botsec_policy 1)
 set(BOTSEC_LAYER_botsec_serve 1)
 set(BOTSEC_LAYER_botsec_api 2)
 set(BOTSEC_LAYER_botsec_operator_plan 3)
+set(BOTSEC_LAYER_botsec_webhook_decide 3)
 set(BOTSEC_LAYER_botsec_operator_reconcile 4)
 
 function(botsec_check_layers target)
