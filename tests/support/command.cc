@@ -33,7 +33,9 @@ class Pipe {
     Close(0);
     Close(1);
   }
-  bool Open() { return pipe(fds_.data()) == 0; }
+  // Close-on-exec: a child spawned by another thread meanwhile must not inherit this pipe (it
+  // would hold our child's stdin open, and the child would wait for EOF until it exits).
+  bool Open() { return pipe2(fds_.data(), O_CLOEXEC) == 0; }
   [[nodiscard]] int read_end() const { return fds_[0]; }
   [[nodiscard]] int write_end() const { return fds_[1]; }
   void Close(int end) {
