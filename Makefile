@@ -41,7 +41,7 @@ cluster-up: ## Start the local control plane (etcd, apiserver, controller-manage
 	@tools/cluster.sh up
 
 cluster-down: ## Stop the local control plane (and the demo's operator); no process is left behind
-	@if [ -f build/cluster/operator.pid ]; then kill $$(cat build/cluster/operator.pid) 2>/dev/null || true; rm -f build/cluster/operator.pid; fi
+	@for p in operator webhook; do if [ -f build/cluster/$$p.pid ]; then kill $$(cat build/cluster/$$p.pid) 2>/dev/null || true; rm -f build/cluster/$$p.pid; fi; done
 	@tools/cluster.sh down
 
 cluster-status: ## Show each component of the local control plane and the nodes

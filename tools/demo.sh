@@ -30,7 +30,10 @@ if [[ -f "$dir/operator.pid" ]] && kill -0 "$(cat "$dir/operator.pid")" 2>/dev/n
 fi
 probe_port=16451
 metrics_port=16452
-"$repo/build/bin/botsec-operator" --kubeconfig="$dir/kubeconfig" \
+# The operator has an identity of its own: the webhook lets only it touch a sandbox's fences.
+"$repo/tools/cluster.sh" kubeconfig --user botsec-operator --group system:masters \
+  >"$dir/operator.kubeconfig"
+"$repo/build/bin/botsec-operator" --kubeconfig="$dir/operator.kubeconfig" --watch-namespace=bots \
   --health-probe-bind-address="127.0.0.1:$probe_port" \
   --metrics-bind-address="127.0.0.1:$metrics_port" >"$dir/logs/operator.log" 2>&1 &
 echo $! >"$dir/operator.pid"
@@ -51,6 +54,50 @@ echo "The operator's readiness (127.0.0.1:$probe_port/readyz?verbose) and metric
 curl -s "http://127.0.0.1:$probe_port/readyz?verbose"
 curl -s "http://127.0.0.1:$metrics_port/metrics" |
   grep -E '^(botsec_sandboxes|controller_runtime_reconcile_total|workqueue_depth)'
+
+step "8. The webhook: registered by URL with the API server, it refuses what lacks isolation"
+wh=$dir/webhook
+mkdir -p "$wh"
+if [[ ! -f "$wh/tls.crt" ]]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+    -subj /CN=botsec-demo-webhook-ca -keyout "$wh/ca.key" -out "$wh/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=botsec-webhook \
+    -keyout "$wh/tls.key" -out "$wh/tls.csr" 2>/dev/null
+  openssl x509 -req -in "$wh/tls.csr" -CA "$wh/ca.crt" -CAkey "$wh/ca.key" -CAcreateserial \
+    -days 30 -extfile <(printf 'subjectAltName=IP:127.0.0.1\n') -out "$wh/tls.crt" 2>/dev/null
+fi
+if [[ -f "$dir/webhook.pid" ]] && kill -0 "$(cat "$dir/webhook.pid")" 2>/dev/null; then
+  kill "$(cat "$dir/webhook.pid")" && sleep 1
+fi
+webhook_port=16453
+"$repo/build/bin/botsec-webhook" --kubeconfig="$dir/kubeconfig" \
+  --bind-address="127.0.0.1:$webhook_port" --tls-cert-file="$wh/tls.crt" \
+  --tls-private-key-file="$wh/tls.key" --operator-username=botsec-operator \
+  >"$dir/logs/webhook-audit.log" 2>"$dir/logs/webhook.log" &
+echo $! >"$dir/webhook.pid"
+sleep 1
+sed -e "s|BOTSEC_NAME|botsec-demo|" -e "s|BOTSEC_URL|https://127.0.0.1:$webhook_port/validate|" \
+  -e "s|BOTSEC_CA_BUNDLE|$(base64 -w0 <"$wh/ca.crt")|" \
+  "$repo/webhook/config/validating-webhook-configuration.yaml" | kubectl apply -f - >/dev/null
+echo "botsec-webhook running (pid $(cat "$dir/webhook.pid"), audit lines in $dir/logs/webhook-audit.log)"
+echo
+echo "\$ kubectl -n $sandbox apply -f docs/examples/unsafe-pod.yaml"
+kubectl -n "$sandbox" apply -f "$repo/docs/examples/unsafe-pod.yaml" || true
+echo
+echo "\$ kubectl -n $sandbox apply -f -   # an allow-all egress NetworkPolicy, as a user"
+kubectl -n "$sandbox" apply -f - <<'POLICY' || true
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: allow-all}
+spec: {podSelector: {}, policyTypes: [Egress], egress: [{}]}
+POLICY
+# Tests share this control plane and bring operators of their own: the demo's webhook
+# configuration goes again, so that nothing outside the demo is judged by it.
+kubectl delete validatingwebhookconfiguration botsec-demo >/dev/null
+kill "$(cat "$dir/webhook.pid")" && rm -f "$dir/webhook.pid"
+echo
+echo "(The demo's webhook configuration is removed again: the local control plane is shared with"
+echo " make test. The chart (charts/) installs the webhook for good.)"
 
 echo
 echo "The control plane and the operator keep running. Use them with:"

@@ -22,6 +22,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "botsec/policy/manifest.h"
 #include "support/cluster.h"
 #include "support/command.h"
 
@@ -149,69 +150,27 @@ class WebhookTest : public ::testing::Test {
         seconds(10));
   }
 
-  // The production configuration (one entry per concern), scoped to this test's namespaces.
+  // The production configuration (webhook/config/), scoped to this test's namespaces.
   static json Configuration() {
-    std::string url = "https://" + address_ + "/validate";
-    std::string ca = Base64File(dir_ + "/ca.crt");
-    json not_system = {{"key", "kubernetes.io/metadata.name"},
-                       {"operator", "NotIn"},
-                       {"values", {"kube-system", "kube-public", "kube-node-lease"}}};
-    json ours = {{"key", "botsec.io/webhook-test"}, {"operator", "In"}, {"values", {id_}}};
-    auto entry = [&](const std::string& name, json rules, json namespace_selector,
-                     json object_selector = json::object()) {
-      namespace_selector["matchExpressions"].push_back(not_system);
-      namespace_selector["matchExpressions"].push_back(ours);
-      return json{{"name", name + ".webhook.botsec.io"},
-                  {"admissionReviewVersions", {"v1"}},
-                  {"clientConfig", {{"url", url}, {"caBundle", ca}}},
-                  {"rules", std::move(rules)},
-                  {"failurePolicy", "Fail"},
-                  {"matchPolicy", "Equivalent"},
-                  {"sideEffects", "None"},
-                  {"timeoutSeconds", 3},
-                  {"namespaceSelector", std::move(namespace_selector)},
-                  {"objectSelector", std::move(object_selector)}};
-    };
-    json enforce = {{"matchExpressions",
-                     {{{"key", "botsec.io/enforce"}, {"operator", "In"}, {"values", {"true"}}}}}};
-    json sandbox = {{"matchExpressions", {{{"key", "botsec.io/sandbox"}, {"operator", "Exists"}}}}};
-    auto rule = [](std::vector<std::string> groups, std::vector<std::string> resources,
-                   std::vector<std::string> operations) {
-      return json{{"apiGroups", groups},
-                  {"apiVersions", {"*"}},
-                  {"resources", resources},
-                  {"operations", operations},
-                  {"scope", "Namespaced"}};
-    };
-    json webhooks = json::array();
-    webhooks.push_back(entry(
-        "pods",
-        {rule({""}, {"pods", "pods/ephemeralcontainers", "pods/resize"}, {"CREATE", "UPDATE"})},
-        enforce));
-    webhooks.push_back(
-        entry("workloads",
-              {rule({"apps"}, {"deployments", "replicasets", "statefulsets", "daemonsets"},
-                    {"CREATE", "UPDATE"}),
-               rule({"batch"}, {"jobs", "cronjobs"}, {"CREATE", "UPDATE"}),
-               rule({""}, {"replicationcontrollers", "podtemplates"}, {"CREATE", "UPDATE"})},
-              enforce));
-    webhooks.push_back(entry("botsandboxes",
-                             {rule({"botsec.io"}, {"botsandboxes"}, {"CREATE", "UPDATE"})},
-                             json::object()));
-    webhooks.push_back(entry(
-        "fences",
-        {rule({"networking.k8s.io"}, {"networkpolicies"}, {"CREATE", "UPDATE", "DELETE"}),
-         rule({""}, {"resourcequotas", "limitranges", "services"}, {"CREATE", "UPDATE", "DELETE"}),
-         rule({"rbac.authorization.k8s.io"}, {"roles", "rolebindings"},
-              {"CREATE", "UPDATE", "DELETE"})},
-        sandbox));
-    json namespaces_rule = rule({""}, {"namespaces"}, {"CREATE", "UPDATE"});
-    namespaces_rule["scope"] = "Cluster";
-    webhooks.push_back(entry("namespaces", {namespaces_rule}, json::object(), sandbox));
-    return {{"apiVersion", "admissionregistration.k8s.io/v1"},
-            {"kind", "ValidatingWebhookConfiguration"},
-            {"metadata", {{"name", "botsec-it-" + id_}}},
-            {"webhooks", webhooks}};
+    std::string text = ReadFile(std::string(BOTSEC_SOURCE_DIR) +
+                                "/webhook/config/validating-webhook-configuration.yaml");
+    for (auto [placeholder, value] :
+         {std::pair<std::string, std::string>{"BOTSEC_NAME", "botsec-it-" + id_},
+          {"BOTSEC_URL", "https://" + address_ + "/validate"},
+          {"BOTSEC_CA_BUNDLE", Base64File(dir_ + "/ca.crt")}}) {
+      for (std::size_t at = text.find(placeholder); at != std::string::npos;
+           at = text.find(placeholder, at)) {
+        text.replace(at, placeholder.size(), value);
+      }
+    }
+    auto manifests = policy::ReadManifests(text);
+    EXPECT_TRUE(manifests && manifests->size() == 1);
+    json configuration = manifests->front().object;
+    for (json& webhook : configuration["webhooks"]) {
+      webhook["namespaceSelector"]["matchExpressions"].push_back(
+          {{"key", "botsec.io/webhook-test"}, {"operator", "In"}, {"values", {id_}}});
+    }
+    return configuration;
   }
 
   // A namespace of this test, judged by the webhook: labelled (as the operator, the only one

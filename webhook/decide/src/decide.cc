@@ -79,9 +79,14 @@ std::string Described(const AdmissionRequest& request) {
 std::string Headline(const AdmissionRequest& request, const Decision& decision,
                      const WebhookSettings& settings) {
   std::size_t count = decision.violations.size();
+  std::string counted =
+      " (" + std::to_string(count) + (count == 1 ? " violation" : " violations") + "):";
+  if (decision.concern == "fence" || decision.concern == "namespace" ||
+      decision.concern == "other") {
+    return Described(request) + " is refused by BotSec" + counted;
+  }
   return Described(request) + " violates BotSec policy \"" +
-         std::string(policy::ProfileName(PolicyOf(settings).profile)) + "\" (" +
-         std::to_string(count) + (count == 1 ? " violation" : " violations") + "):";
+         std::string(policy::ProfileName(PolicyOf(settings).profile)) + "\"" + counted;
 }
 
 Json WithoutBookkeeping(Json object) {

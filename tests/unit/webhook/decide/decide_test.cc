@@ -156,7 +156,7 @@ TEST_F(DecideTest, FencesAreTheOperatorsExceptWhileTheNamespaceTerminates) {
   Decision refused = Run(request);
   ASSERT_FALSE(refused.verdict.allowed);
   EXPECT_EQ(refused.verdict.message,
-            "NetworkPolicy \"allow-all\" violates BotSec policy \"bot\" (1 violation):\n"
+            "NetworkPolicy \"allow-all\" is refused by BotSec (1 violation):\n"
             "networkpolicies in sandbox namespace bsb-a are the sandbox's fences: only "
             "botsec-operator may create, change or delete them");
   request.user.username = "botsec-operator";
