@@ -423,6 +423,56 @@ TEST_F(WebhookTest, NoRequestFailsWhileTheCertificateRotates) {
   EXPECT_EQ(failed.load(), 0) << "of " << sent.load() << "; last: " << last_error;
 }
 
+// POSTs `body` to the webhook with curl, trusting its CA: the status code, then the body.
+std::pair<std::string, std::string> Post(const std::string& address, const std::string& ca,
+                                         const std::string& body,
+                                         const std::string& content_type = "application/json",
+                                         const std::string& path = "/validate",
+                                         const std::string& method = "POST") {
+  auto posted =
+      RunCommand({"curl", "-s", "--cacert", ca, "-X", method, "-H", "Content-Type: " + content_type,
+                  "--data-binary", "@-", "-w", "\n%{http_code}", "https://" + address + path},
+                 body);
+  if (!posted || !posted->ok()) {
+    return {"", posted ? posted->err : posted.error().message};
+  }
+  std::size_t last = posted->out.rfind('\n');
+  return {posted->out.substr(last + 1), posted->out.substr(0, last)};
+}
+
+TEST_F(WebhookTest, AnswersBadInputWithAClearErrorAndServesProbesAndMetrics) {
+  BOTSEC_REQUIRE_CLUSTER();
+  std::string ca = dir_ + "/ca.crt";
+  EXPECT_EQ(Post(address_, ca, ""),
+            std::make_pair(std::string("400"),
+                           std::string("bad AdmissionReview: empty body: want an AdmissionReview "
+                                       "(admission.k8s.io/v1)\n")));
+  EXPECT_EQ(Post(address_, ca, "{", "text/plain").second,
+            "Content-Type must be application/json, not \"text/plain\"\n");
+  auto v1beta1 =
+      Post(address_, ca, R"({"apiVersion":"admission.k8s.io/v1beta1","kind":"AdmissionReview"})");
+  EXPECT_EQ(v1beta1.first, "400");
+  EXPECT_EQ(v1beta1.second,
+            "bad AdmissionReview: apiVersion: must be admission.k8s.io/v1, not "
+            "\"admission.k8s.io/v1beta1\"\n");
+  auto huge = Post(address_, ca, std::string((4 << 20), ' '));
+  EXPECT_EQ(huge.first, "413") << huge.second;
+  EXPECT_EQ(huge.second, "request body is over the limit of 3145728 bytes\n");
+  EXPECT_EQ(Post(address_, ca, "", "application/json", "/validate", "GET").first, "405");
+  EXPECT_EQ(Post(address_, ca, "", "", "/healthz", "GET"),
+            std::make_pair(std::string("200"), std::string("ok")));
+  auto metrics = Post(address_, ca, "", "", "/metrics", "GET");
+  EXPECT_NE(
+      metrics.second.find("botsec_webhook_requests_total{concern=\"invalid\",verdict=\"invalid\"}"),
+      std::string::npos)
+      << metrics.second;
+  EXPECT_NE(metrics.second.find("botsec_webhook_request_duration_seconds_bucket"),
+            std::string::npos);
+  // Still serving after all that.
+  CommandOutput good = Create(cluster, Namespace(cluster), GoodPod("after"), {"--dry-run=server"});
+  EXPECT_TRUE(good.ok()) << good.err;
+}
+
 // Last: it stops the webhook. Fail closed where it judges, nothing changes elsewhere.
 TEST_F(WebhookTest, ZWithTheWebhookDownBotPodsFailAndOtherNamespacesDoNot) {
   BOTSEC_REQUIRE_CLUSTER();
