@@ -325,16 +325,19 @@ TEST_F(OperatorTest, ServesProbesAndMetrics) {
   EXPECT_TRUE(Eventually(
       [&] {
         text = Fetch("http://" + metrics + "/metrics").second;
-        return text.find("\nbotsec_sandboxes{phase=\"Running\"} 1\n") != std::string::npos;
+        return text.find(
+                   "\n"
+                   R"(botsec_sandboxes{phase="Running"} 1)"
+                   "\n") != std::string::npos;
       },
       seconds(30)))
       << text;
   for (const char* series :
-       {"controller_runtime_reconcile_total{controller=\"botsandbox\",result=\"success\"} ",
-        "controller_runtime_reconcile_time_seconds_count{controller=\"botsandbox\"} ",
-        "controller_runtime_max_concurrent_reconciles{controller=\"botsandbox\"} 4",
-        "workqueue_adds_total{name=\"botsandbox\"} ", "workqueue_depth{name=\"botsandbox\"} ",
-        "leader_election_master_status{name=\"botsec-operator\"} 1"}) {
+       {R"(controller_runtime_reconcile_total{controller="botsandbox",result="success"} )",
+        R"(controller_runtime_reconcile_time_seconds_count{controller="botsandbox"} )",
+        R"(controller_runtime_max_concurrent_reconciles{controller="botsandbox"} 4)",
+        R"(workqueue_adds_total{name="botsandbox"} )", R"(workqueue_depth{name="botsandbox"} )",
+        R"(leader_election_master_status{name="botsec-operator"} 1)"}) {
     EXPECT_NE(text.find(series), std::string::npos) << series << " missing from\n" << text;
   }
   EXPECT_EQ(text.find("counted"), std::string::npos) << "a label names the BotSandbox";

@@ -1,5 +1,6 @@
 #include "botsec/webhook/review.h"
 
+#include <array>
 #include <utility>
 
 namespace botsec::webhook {
@@ -56,17 +57,49 @@ Result<Json> Parse(std::string_view body) {
   return parsed;
 }
 
-}  // namespace
+// request.userInfo.groups and .extra.
+Result<void> ReadUserExtras(const Json& user, UserInfo& into) {
+  if (auto groups = user.find("groups"); groups != user.end() && !groups->is_null()) {
+    if (!groups->is_array()) {
+      return Fail(Bad("request.userInfo.groups: must be a list of strings"));
+    }
+    for (const Json& group : *groups) {
+      if (!group.is_string()) {
+        return Fail(Bad("request.userInfo.groups: must be a list of strings"));
+      }
+      into.groups.push_back(group.get<std::string>());
+    }
+  }
+  if (auto extra = user.find("extra"); extra != user.end() && extra->is_object()) {
+    into.extra = *extra;
+  }
+  return {};
+}
 
-Result<AdmissionRequest> DecodeReview(std::string_view body) {
-  if (body.empty()) {
-    return Fail(Bad("empty body: want an AdmissionReview (admission.k8s.io/v1)"));
+// request.object, request.oldObject and request.dryRun.
+Result<void> ReadObjects(const Json& in, AdmissionRequest& request) {
+  for (auto [key, into] :
+       {std::pair{"object", &request.object}, std::pair{"oldObject", &request.old_object}}) {
+    auto found = in.find(key);
+    if (found == in.end() || found->is_null()) {
+      continue;
+    }
+    if (!found->is_object()) {
+      return Fail(Bad(std::string("request.") + key + ": must be an object"));
+    }
+    *into = *found;
   }
-  auto parsed = Parse(body);
-  if (!parsed) {
-    return Fail(parsed.error());
+  if (auto dry_run = in.find("dryRun"); dry_run != in.end() && !dry_run->is_null()) {
+    if (!dry_run->is_boolean()) {
+      return Fail(Bad("request.dryRun: must be true or false"));
+    }
+    request.dry_run = dry_run->get<bool>();
   }
-  const Json& review = *parsed;
+  return {};
+}
+
+// The envelope: an admission.k8s.io/v1 AdmissionReview with a request object.
+Result<const Json*> RequestOf(const Json& review) {
   if (!review.is_object()) {
     return Fail(Bad("not an AdmissionReview: the body is not a JSON object"));
   }
@@ -81,14 +114,31 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
   if (*kind != "AdmissionReview") {
     return Fail(Bad("kind: must be AdmissionReview, not \"" + *kind + "\""));
   }
-  auto request_field = review.find("request");
-  if (request_field == review.end() || request_field->is_null()) {
+  auto request = review.find("request");
+  if (request == review.end() || request->is_null()) {
     return Fail(Bad("request: required"));
   }
-  if (!request_field->is_object()) {
+  if (!request->is_object()) {
     return Fail(Bad("request: must be an object"));
   }
-  const Json& in = *request_field;
+  return &*request;
+}
+
+}  // namespace
+
+Result<AdmissionRequest> DecodeReview(std::string_view body) {
+  if (body.empty()) {
+    return Fail(Bad("empty body: want an AdmissionReview (admission.k8s.io/v1)"));
+  }
+  auto parsed = Parse(body);
+  if (!parsed) {
+    return Fail(parsed.error());
+  }
+  auto request_field = RequestOf(*parsed);
+  if (!request_field) {
+    return Fail(request_field.error());
+  }
+  const Json& in = **request_field;
   AdmissionRequest request;
   struct Field {
     const Json* parent;
@@ -115,7 +165,7 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
       return Fail(part->error());
     }
   }
-  const Field fields[] = {
+  const std::array<Field, 13> fields = {{
       {&in, "uid", "request.uid", &request.uid},
       {&in, "subResource", "request.subResource", &request.sub_resource},
       {&in, "name", "request.name", &request.name},
@@ -129,7 +179,7 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
       {*resource_object, "resource", "request.resource.resource", &request.resource.resource},
       {*user_object, "username", "request.userInfo.username", &request.user.username},
       {*user_object, "uid", "request.userInfo.uid", &request.user.uid},
-  };
+  }};
   for (const Field& field : fields) {
     auto value = Text(*field.parent, field.key, field.path);
     if (!value) {
@@ -146,38 +196,11 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
   if (request.resource.resource.empty()) {
     return Fail(Bad("request.resource.resource: required"));
   }
-  if (auto groups = user_object.value()->find("groups");
-      groups != user_object.value()->end() && !groups->is_null()) {
-    if (!groups->is_array()) {
-      return Fail(Bad("request.userInfo.groups: must be a list of strings"));
-    }
-    for (const Json& group : *groups) {
-      if (!group.is_string()) {
-        return Fail(Bad("request.userInfo.groups: must be a list of strings"));
-      }
-      request.user.groups.push_back(group.get<std::string>());
-    }
+  if (auto extras = ReadUserExtras(**user_object, request.user); !extras) {
+    return Fail(extras.error());
   }
-  if (auto extra = user_object.value()->find("extra");
-      extra != user_object.value()->end() && extra->is_object()) {
-    request.user.extra = *extra;
-  }
-  for (auto [key, into] :
-       {std::pair{"object", &request.object}, std::pair{"oldObject", &request.old_object}}) {
-    auto found = in.find(key);
-    if (found == in.end() || found->is_null()) {
-      continue;
-    }
-    if (!found->is_object()) {
-      return Fail(Bad(std::string("request.") + key + ": must be an object"));
-    }
-    *into = *found;
-  }
-  if (auto dry_run = in.find("dryRun"); dry_run != in.end() && !dry_run->is_null()) {
-    if (!dry_run->is_boolean()) {
-      return Fail(Bad("request.dryRun: must be true or false"));
-    }
-    request.dry_run = dry_run->get<bool>();
+  if (auto objects = ReadObjects(in, request); !objects) {
+    return Fail(objects.error());
   }
   return request;
 }
