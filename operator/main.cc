@@ -63,16 +63,9 @@ botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
   options.settings.namespace_prefix = std::string(flags.Get("namespace-prefix"));
   options.settings.pod_security_version = std::string(flags.Get("pod-security-version"));
   if (std::string path(flags.Get("policy")); !path.empty()) {
-    std::ifstream file(path);
-    if (!file) {
-      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
-                                "--policy: cannot read " + path);
-    }
-    std::stringstream text;
-    text << file.rdbuf();
-    auto policy = botsec::policy::ParsePolicy(text.str());
+    auto policy = botsec::policy::ReadPolicyFile(path);
     if (!policy) {
-      return botsec::core::Fail(policy.error().Wrap("--policy " + path));
+      return botsec::core::Fail(policy.error());
     }
     options.settings.policy = *policy;
   }

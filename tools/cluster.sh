@@ -18,6 +18,9 @@
 #   BOTSEC_APISERVER_EXTRA_ARGS  more kube-apiserver flags, space-separated (e.g. for a benchmark)
 #   BOTSEC_CLUSTER_PORT_BASE  first of six ports (default 16440): etcd client +0, etcd peer +1,
 #                             kube-apiserver +3, kube-controller-manager +4, kube-scheduler +5
+#   BOTSEC_KWOK_NODES         how many simulated nodes to register (default 2)
+#   BOTSEC_KWOK_NODE_PODS     pods each simulated node takes (default 110); a benchmark of 1,000
+#                             sandboxes wants e.g. BOTSEC_KWOK_NODES=12
 #
 # In the state directory: kubeconfig (admin), bin/{kubectl,helm}, logs/*.log, logs/audit.log, pki/.
 set -euo pipefail
@@ -37,7 +40,20 @@ apiserver_port=$((base + 3))
 kcm_port=$((base + 4))
 scheduler_port=$((base + 5))
 components=(etcd kube-apiserver kube-controller-manager kube-scheduler kwok)
-nodes=(kwok-node-0 kwok-node-1)
+kwok_nodes=${BOTSEC_KWOK_NODES:-2}
+node_pods=${BOTSEC_KWOK_NODE_PODS:-110}
+if ! [[ "$kwok_nodes" =~ ^[0-9]+$ ]] || ((kwok_nodes < 1 || kwok_nodes > 500)); then
+  echo "cluster: error: BOTSEC_KWOK_NODES must be a number from 1 to 500, got '$kwok_nodes'" >&2
+  exit 2
+fi
+if ! [[ "$node_pods" =~ ^[0-9]+$ ]] || ((node_pods < 1 || node_pods > 10000)); then
+  echo "cluster: error: BOTSEC_KWOK_NODE_PODS must be a number from 1 to 10000, got '$node_pods'" >&2
+  exit 2
+fi
+nodes=()
+for ((i = 0; i < kwok_nodes; i++)); do nodes+=("kwok-node-$i"); done
+# `kubectl wait --all` visits the nodes one after another within its timeout: 1 s per two nodes.
+nodes_wait=$(((kwok_nodes + 1) / 2))s
 start_timeout=${BOTSEC_CLUSTER_START_TIMEOUT:-120}
 
 pki=$dir/pki
@@ -289,7 +305,7 @@ cmd_up() {
   log "registering ${#nodes[@]} simulated nodes"
   local n
   for n in "${nodes[@]}"; do node_manifest "$n"; done | kubectl apply -f - >/dev/null
-  wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=1s"
+  wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=$nodes_wait"
   # Pods in a namespace need its default ServiceAccount, which the controller-manager creates.
   wait_for kube-controller-manager "kubectl -n default get serviceaccount default"
   log "ready in $((SECONDS - t0)) s: export KUBECONFIG=$kubeconfig (kubectl: $dir/bin/kubectl)"
@@ -310,8 +326,8 @@ metadata:
     kubernetes.io/arch: amd64
     type: kwok
 status:
-  allocatable: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 200Gi}
-  capacity: {cpu: "32", memory: 128Gi, pods: "110", ephemeral-storage: 200Gi}
+  allocatable: {cpu: "32", memory: 128Gi, pods: "$node_pods", ephemeral-storage: 200Gi}
+  capacity: {cpu: "32", memory: 128Gi, pods: "$node_pods", ephemeral-storage: 200Gi}
   nodeInfo:
     architecture: amd64
     operatingSystem: linux
@@ -407,7 +423,7 @@ cmd_restart() {
       --cert $pki/admin.crt --key $pki/admin.key https://127.0.0.1:$apiserver_port/readyz" ;;
     kube-controller-manager) wait_for "$name" "curl -fsS -k --max-time 2 https://127.0.0.1:$kcm_port/healthz" ;;
     kube-scheduler) wait_for "$name" "curl -fsS -k --max-time 2 https://127.0.0.1:$scheduler_port/healthz" ;;
-    kwok) wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=1s" ;;
+    kwok) wait_for kwok "kubectl wait --for=condition=Ready node --all --timeout=$nodes_wait" ;;
   esac
   log "$name is back"
   # A controller-manager still starting its controllers exits when the API server goes away:

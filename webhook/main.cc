@@ -193,16 +193,9 @@ botsec::core::Result<botsec::webhook::WebhookSettings> Settings(
     const botsec::core::ParsedFlags& flags) {
   botsec::webhook::WebhookSettings settings;
   if (std::string path(flags.Get("policy")); !path.empty()) {
-    std::ifstream file(path);
-    if (!file) {
-      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
-                                "--policy: cannot read " + path);
-    }
-    std::stringstream text;
-    text << file.rdbuf();
-    auto policy = botsec::policy::ParsePolicy(text.str());
+    auto policy = botsec::policy::ReadPolicyFile(path);
     if (!policy) {
-      return botsec::core::Fail(policy.error().Wrap("--policy " + path));
+      return botsec::core::Fail(policy.error());
     }
     settings.sandbox.policy = *policy;
   }

@@ -7,6 +7,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -431,6 +433,20 @@ Policy Policy::ForProfile(Profile profile) {
   policy.profile = profile;
   for (std::string_view cidr : kAlwaysNeverReach) {
     policy.sandboxes.never_reach.emplace_back(cidr);
+  }
+  return policy;
+}
+
+Result<Policy> ReadPolicyFile(const std::string& path) {
+  std::ifstream file(path);
+  if (!file) {
+    return Fail(ErrorCode::kInvalidArgument, "--policy: cannot read " + path);
+  }
+  std::stringstream text;
+  text << file.rdbuf();
+  auto policy = ParsePolicy(text.str());
+  if (!policy) {
+    return Fail(policy.error().Wrap("--policy " + path));
   }
   return policy;
 }

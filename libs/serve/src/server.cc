@@ -442,6 +442,10 @@ void Server::Impl::Accept() {
       return;
     }
     if (!error) {
+      // Answers are written whole: without this, a small answer can wait on the client's delayed
+      // ACK (40 ms) behind TLS 1.3's session tickets.
+      beast::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
       ++open;
       auto session = std::shared_ptr<Session>(new Session(std::move(socket), tls_, target, *this),
                                               [this](Session* gone) {

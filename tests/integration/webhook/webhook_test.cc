@@ -419,7 +419,7 @@ TEST_F(WebhookTest, NoRequestFailsWhileTheCertificateRotates) {
     thread.join();
   }
   EXPECT_TRUE(reloaded) << webhook_->Errors();
-  EXPECT_GT(sent.load(), 10);
+  EXPECT_GE(sent.load(), 6) << "too little load to say anything";
   EXPECT_EQ(failed.load(), 0) << "of " << sent.load() << "; last: " << last_error;
 }
 

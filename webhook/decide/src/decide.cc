@@ -112,6 +112,26 @@ bool Subset(const Json& old, const Json& updated, const char* key) {
   });
 }
 
+// Judges the request's object (a Pod or a pod carrier) with the policy. With `may_free`, an
+// UPDATE that only drops finalizers or owner references passes unjudged.
+void JudgeObject(const AdmissionRequest& request, const WebhookSettings& settings, bool may_free,
+                 Decision& decision) {
+  if (!request.object.is_object()) {
+    decision.violations.push_back({"object", "", "the request carries no object to judge"});
+    return;
+  }
+  if (may_free && request.operation == "UPDATE" && request.old_object.is_object() &&
+      OnlyDropsFinalizersOrOwners(request.old_object, request.object)) {
+    return;
+  }
+  auto judged = policy::Judge(request.object, PolicyOf(settings));
+  if (!judged) {
+    decision.violations.push_back({"object", "", judged.error().message});
+    return;
+  }
+  decision.violations = std::move(*judged);
+}
+
 void DecidePod(const AdmissionRequest& request, const WebhookSettings& settings,
                Decision& decision) {
   decision.concern = "pod";
@@ -133,20 +153,7 @@ void DecidePod(const AdmissionRequest& request, const WebhookSettings& settings,
   if (ExemptNamespace(PolicyOf(settings), request.namespace_)) {
     return;
   }
-  if (!request.object.is_object()) {
-    decision.violations.push_back({"object", "", "the request carries no Pod to judge"});
-    return;
-  }
-  if (request.operation == "UPDATE" && sub.empty() && request.old_object.is_object() &&
-      OnlyDropsFinalizersOrOwners(request.old_object, request.object)) {
-    return;
-  }
-  auto judged = policy::Judge(request.object, PolicyOf(settings));
-  if (!judged) {
-    decision.violations.push_back({"object", "", judged.error().message});
-    return;
-  }
-  decision.violations = std::move(*judged);
+  JudgeObject(request, settings, /*may_free=*/sub.empty(), decision);
 }
 
 void DecideWorkload(const AdmissionRequest& request, const WebhookSettings& settings,
@@ -156,20 +163,7 @@ void DecideWorkload(const AdmissionRequest& request, const WebhookSettings& sett
       !request.sub_resource.empty() || ExemptNamespace(PolicyOf(settings), request.namespace_)) {
     return;
   }
-  if (!request.object.is_object()) {
-    decision.violations.push_back({"object", "", "the request carries no object to judge"});
-    return;
-  }
-  if (request.operation == "UPDATE" && request.old_object.is_object() &&
-      OnlyDropsFinalizersOrOwners(request.old_object, request.object)) {
-    return;
-  }
-  auto judged = policy::Judge(request.object, PolicyOf(settings));
-  if (!judged) {
-    decision.violations.push_back({"object", "", judged.error().message});
-    return;
-  }
-  decision.violations = std::move(*judged);
+  JudgeObject(request, settings, /*may_free=*/true, decision);
 }
 
 void AddCauses(const core::Error& error, Decision& decision, const std::string& check) {

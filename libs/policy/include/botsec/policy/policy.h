@@ -100,6 +100,10 @@ struct Policy {
 // "line 7, column 5: checks.resourcez: unknown key (known: readOnlyRootFilesystem, ...)".
 core::Result<Policy> ParsePolicy(std::string_view yaml);
 
+// Reads the policy document in file `path` (a binary's --policy, read once at start-up). Errors
+// name the file: "--policy /etc/botsec/policy.yaml: line 3, column 1: ...".
+core::Result<Policy> ReadPolicyFile(const std::string& path);
+
 // "2h", "90m", "1h30m", "45s": a Go-style duration of whole seconds.
 core::Result<std::chrono::seconds> ParseDuration(std::string_view text);
 
