@@ -5,16 +5,15 @@
 #include <atomic>
 #include <csignal>
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <stop_token>
 #include <string>
 #include <thread>
 
 #include "botsec/api/render.h"
+#include "botsec/api/settings_flags.h"
 #include "botsec/core/flags.h"
 #include "botsec/kube/client.h"
 #include "botsec/kube/leader_election.h"
@@ -30,58 +29,14 @@ std::atomic<int> g_signalled{0};
 
 void OnSignal(int signal) { g_signalled = signal; }
 
-// "cpu=100m,memory=128Mi" into a resource list; names the flag and the entry when wrong.
-botsec::core::Result<botsec::api::ResourceList> ParseResourceFlag(std::string_view flag,
-                                                                  std::string_view text) {
-  botsec::api::ResourceList list;
-  std::stringstream entries{std::string(text)};
-  std::string entry;
-  while (std::getline(entries, entry, ',')) {
-    std::size_t eq = entry.find('=');
-    std::string name = entry.substr(0, eq);
-    if (eq == std::string::npos ||
-        (name != "cpu" && name != "memory" && name != "ephemeral-storage")) {
-      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
-                                "--" + std::string(flag) + ": \"" + entry +
-                                    "\": want cpu=, memory= or ephemeral-storage= a quantity");
-    }
-    std::string value = entry.substr(eq + 1);
-    if (auto quantity = botsec::policy::Quantity::Parse(value); !quantity || quantity->value <= 0) {
-      std::string message = "--";
-      message.append(flag).append(": ").append(name).append(": \"").append(value);
-      message += "\" is not a positive quantity";
-      return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument, message);
-    }
-    list[name] = value;
-  }
-  return list;
-}
-
 botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
     const botsec::core::ParsedFlags& flags) {
   botsec::operator_reconcile::ReconcilerOptions options;
-  options.settings.namespace_prefix = std::string(flags.Get("namespace-prefix"));
-  options.settings.pod_security_version = std::string(flags.Get("pod-security-version"));
-  if (std::string path(flags.Get("policy")); !path.empty()) {
-    auto policy = botsec::policy::ReadPolicyFile(path);
-    if (!policy) {
-      return botsec::core::Fail(policy.error());
-    }
-    options.settings.policy = *policy;
+  auto settings = botsec::api::SandboxSettingsFromFlags(flags);
+  if (!settings) {
+    return botsec::core::Fail(settings.error());
   }
-  for (auto [flag, target] : {std::pair{"default-requests", &options.settings.default_requests},
-                              std::pair{"default-limits", &options.settings.default_limits}}) {
-    if (!flags.WasSet(flag)) {
-      continue;
-    }
-    auto list = ParseResourceFlag(flag, flags.Get(flag));
-    if (!list) {
-      return botsec::core::Fail(list.error());
-    }
-    for (const auto& [name, value] : *list) {
-      (*target)[name] = value;
-    }
-  }
+  options.settings = std::move(*settings);
   auto resync = botsec::policy::ParseDuration(flags.Get("resync-period"));
   if (!resync) {
     return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
@@ -169,23 +124,16 @@ int main(int argc, char** argv) {
       .String("kubeconfig", "PATH", "",
               "kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)")
       .String("workers", "N", "2", "BotSandboxes reconciled at once")
-      .String("namespace-prefix", "PREFIX", "bsb-", "prefix of every sandbox namespace")
-      .String("policy", "FILE", "", "the policy document (libs/policy): bounds and checks")
       .String("resync-period", "DURATION", "10m", "reconcile every BotSandbox at least this often")
-      .String("default-requests", "LIST", "cpu=100m,memory=128Mi,ephemeral-storage=256Mi",
-              "the bot container's requests where a BotSandbox leaves them out")
-      .String("default-limits", "LIST", "cpu=1,memory=512Mi,ephemeral-storage=1Gi",
-              "the bot container's limits where a BotSandbox leaves them out")
       .String("watch-namespace", "NS", "", "reconcile only the BotSandboxes of this namespace")
       .Bool("leader-elect", "run as one of several replicas: only the holder of a Lease reconciles")
       .String("leader-election-namespace", "NS", "",
               "the Lease's namespace (default: $POD_NAMESPACE, else default)")
-      .String("pod-security-version", "VERSION", "latest",
-              "pod-security.kubernetes.io/enforce-version of every sandbox namespace")
       .String("metrics-bind-address", "ADDRESS", "0",
               "serve /metrics on host:port (:port for every interface; 0: not at all)")
       .String("health-probe-bind-address", "ADDRESS", ":8081",
               "serve /healthz and /readyz on host:port (:port for every interface; 0: not at all)");
+  botsec::api::AddSandboxSettingsFlags(flags);
   auto outcome = botsec::core::ParseCommandLine(flags, argc, argv, std::cout, std::cerr);
   if (outcome.exit_code) {
     return *outcome.exit_code;
