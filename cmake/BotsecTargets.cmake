@@ -34,6 +34,7 @@ set(BOTSEC_LAYER_botsec_api 2)
 set(BOTSEC_LAYER_botsec_operator_plan 3)
 set(BOTSEC_LAYER_botsec_webhook_decide 3)
 set(BOTSEC_LAYER_botsec_operator_reconcile 4)
+set(BOTSEC_LAYER_botsec_webhook_admission 4)
 
 function(botsec_check_layers target)
   get_target_property(own_layer ${target} BOTSEC_LAYER)

@@ -186,7 +186,7 @@ class WebhookTest : public ::testing::Test {
                                       "botsec.io/enforce=true",
                                       "botsec.io/webhook-test=" + id_};
     if (sandbox) {
-      label.push_back("botsec.io/sandbox=it");
+      label.emplace_back("botsec.io/sandbox=it");
     }
     auto labelled = cluster.Kubectl(label);
     EXPECT_TRUE(labelled && labelled->ok()) << (labelled ? labelled->err : "");
@@ -262,14 +262,14 @@ TEST_F(WebhookTest, RefusesAResizeBeyondThePolicyMaxima) {
   ASSERT_TRUE(Create(cluster, ns, pod).ok());
   auto within = cluster.Kubectl(
       {"-n", ns, "patch", "pod", "sized", "--subresource=resize", "-p",
-       R"({"spec":{"containers":[{"name":"bot","resources":{"limits":{"memory":"1Gi"},)"
-       R"("requests":{"memory":"1Gi"}}}]}})"});
+       std::string(R"({"spec":{"containers":[{"name":"bot","resources":{"limits":)") +
+           R"({"memory":"1Gi"},"requests":{"memory":"1Gi"}}}]}})"});
   ASSERT_TRUE(within);
   EXPECT_TRUE(within->ok()) << "a resize within the maxima: " << within->err;
   auto resized = cluster.Kubectl(
       {"-n", ns, "patch", "pod", "sized", "--subresource=resize", "-p",
-       R"({"spec":{"containers":[{"name":"bot","resources":{"limits":{"memory":"2Gi"},)"
-       R"("requests":{"memory":"2Gi"}}}]}})"});
+       std::string(R"({"spec":{"containers":[{"name":"bot","resources":{"limits":)") +
+           R"({"memory":"2Gi"},"requests":{"memory":"2Gi"}}}]}})"});
   ASSERT_TRUE(resized);
   EXPECT_NE(resized->exit_code, 0);
   EXPECT_NE(resized->err.find("spec.containers[0].resources.limits.memory"), std::string::npos)
@@ -315,10 +315,8 @@ TEST_F(WebhookTest, RefusesABotSandboxNamingASecretItsWriterMayNotRead) {
                   {"spec", {{"image", "ghcr.io/acme/bot:1"}, {"secrets", {{{"name", "openai"}}}}}}};
   CommandOutput by_bob = Create(cluster, ns, sandbox, {"--as=" + bob, "--dry-run=server"});
   EXPECT_NE(by_bob.exit_code, 0);
-  EXPECT_NE(by_bob.err.find("spec.secrets: Forbidden: " + bob +
-                            " may not get Secret \"openai\" in "
-                            "namespace " +
-                            ns),
+  EXPECT_NE(by_bob.err.find("spec.secrets[0].name: Forbidden: " + bob +
+                            " may not get Secret \"openai\" in namespace " + ns),
             std::string::npos)
       << by_bob.err;
   CommandOutput by_admin = Create(cluster, ns, sandbox, {"--dry-run=server"});
@@ -391,8 +389,10 @@ TEST_F(WebhookTest, NoRequestFailsWhileTheCertificateRotates) {
   std::atomic<int> failed{0};
   std::string last_error;
   std::mutex mu;
+  constexpr int kClients = 3;
   std::vector<std::thread> load;
-  for (int i = 0; i < 3; ++i) {
+  load.reserve(kClients);
+  for (int i = 0; i < kClients; ++i) {
     load.emplace_back([&] {
       while (!stop) {
         CommandOutput out = Create(cluster, ns, GoodPod("load"), {"--dry-run=server"});

@@ -318,11 +318,34 @@ Decision Decide(const AdmissionRequest& request, const WebhookSettings& settings
   return decision;
 }
 
+namespace {
+
+// Where a BotSandbox names Secret `name` first: "spec.secrets[1].name" or
+// "spec.imagePullSecrets[0].name" ("spec.secrets" if nowhere, which Decide never asks about).
+std::string SecretField(const Json& sandbox, const std::string& name) {
+  const Json* spec = sandbox.is_object() && sandbox.contains("spec") ? &sandbox["spec"] : nullptr;
+  for (const char* list : {"secrets", "imagePullSecrets"}) {
+    if (spec == nullptr || !spec->is_object() || !spec->contains(list) ||
+        !(*spec)[list].is_array()) {
+      continue;
+    }
+    const Json& entries = (*spec)[list];
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+      if (entries[i].is_object() && entries[i].value("name", "") == name) {
+        return "spec." + std::string(list) + "[" + std::to_string(i) + "].name";
+      }
+    }
+  }
+  return "spec.secrets";
+}
+
+}  // namespace
+
 void DenyUnreadableSecrets(Decision& decision, const std::vector<std::string>& unreadable,
                            const AdmissionRequest& request, const WebhookSettings& settings) {
   for (const std::string& name : unreadable) {
     decision.violations.push_back(
-        {"secretAccess", "spec.secrets",
+        {"secretAccess", SecretField(request.object, name),
          "Forbidden: " + request.user.username + " may not get Secret \"" + name +
              "\" in namespace " + request.namespace_ + ", so no BotSandbox of theirs may use it"});
   }

@@ -76,8 +76,8 @@ Result<void> ReadUserExtras(const Json& user, UserInfo& into) {
   return {};
 }
 
-// request.object, request.oldObject and request.dryRun.
-Result<void> ReadObjects(const Json& in, AdmissionRequest& request) {
+// request.object, request.oldObject (moved out of `in`, not copied) and request.dryRun.
+Result<void> ReadObjects(Json& in, AdmissionRequest& request) {
   for (auto [key, into] :
        {std::pair{"object", &request.object}, std::pair{"oldObject", &request.old_object}}) {
     auto found = in.find(key);
@@ -87,7 +87,7 @@ Result<void> ReadObjects(const Json& in, AdmissionRequest& request) {
     if (!found->is_object()) {
       return Fail(Bad(std::string("request.") + key + ": must be an object"));
     }
-    *into = *found;
+    *into = std::move(*found);
   }
   if (auto dry_run = in.find("dryRun"); dry_run != in.end() && !dry_run->is_null()) {
     if (!dry_run->is_boolean()) {
@@ -99,7 +99,7 @@ Result<void> ReadObjects(const Json& in, AdmissionRequest& request) {
 }
 
 // The envelope: an admission.k8s.io/v1 AdmissionReview with a request object.
-Result<const Json*> RequestOf(const Json& review) {
+Result<Json*> RequestOf(Json& review) {
   if (!review.is_object()) {
     return Fail(Bad("not an AdmissionReview: the body is not a JSON object"));
   }
@@ -138,7 +138,7 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
   if (!request_field) {
     return Fail(request_field.error());
   }
-  const Json& in = **request_field;
+  Json& in = **request_field;
   AdmissionRequest request;
   struct Field {
     const Json* parent;

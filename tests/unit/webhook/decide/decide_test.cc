@@ -216,11 +216,17 @@ TEST_F(DecideTest, ABotSandboxIsJudgedByThePodItRendersAndItsSecretsAreListedFor
   EXPECT_TRUE(decision.verdict.allowed) << decision.verdict.message;
   EXPECT_EQ(decision.concern, "botsandbox");
   EXPECT_EQ(decision.secrets_to_authorize, (std::vector<std::string>{"openai", "registry"}));
-  AdmissionRequest request = SandboxRequest({{"image", "ghcr.io/acme/bot:1"}});
-  DenyUnreadableSecrets(decision, {"openai"}, request, settings_);
+  AdmissionRequest request = SandboxRequest({{"image", "ghcr.io/acme/bot:1"},
+                                             {"secrets", {{{"name", "openai"}}}},
+                                             {"imagePullSecrets", {{{"name", "registry"}}}}});
+  DenyUnreadableSecrets(decision, {"openai", "registry"}, request, settings_);
   ASSERT_FALSE(decision.verdict.allowed);
-  EXPECT_NE(decision.verdict.message.find(
-                "spec.secrets: Forbidden: alice may not get Secret \"openai\" in namespace team-a"),
+  EXPECT_NE(decision.verdict.message.find("\nspec.secrets[0].name: Forbidden: alice may not get "
+                                          "Secret \"openai\" in namespace team-a"),
+            std::string::npos)
+      << decision.verdict.message;
+  EXPECT_NE(decision.verdict.message.find("\nspec.imagePullSecrets[0].name: Forbidden: alice may "
+                                          "not get Secret \"registry\""),
             std::string::npos)
       << decision.verdict.message;
 }
