@@ -80,8 +80,8 @@ bench: build cluster-up ## Run the benchmarks against the local control plane an
 	@peer=$$(tools/build-bench-peer.sh policy) && \
 	  $(BUILD_DIR)/bench/judge_bench --peer "$$peer"
 	@BOTSEC_BENCH_BIN=$(BUILD_DIR)/bench/sandbox_bench tools/bench-operator.sh
-	@peer=$$(tools/build-bench-psa-webhook.sh) && \
-	  $(BUILD_DIR)/bench/webhook_bench --kubeconfig build/cluster/kubeconfig --psa-webhook "$$peer"
+	@$(BUILD_DIR)/bench/webhook_bench --kubeconfig build/cluster/kubeconfig \
+	  --psa-webhook "$$(tools/build-controlplane.sh)/pod-security-webhook"
 
 FUZZ_SECONDS ?= 60
 fuzz: deps ## Fuzz each parser with libFuzzer for FUZZ_SECONDS (default 60) from its checked-in corpus

@@ -996,7 +996,7 @@ class Bench {
     auto started = Start(*botsec, argv, ca);
     if (started) {
       argv = Argv(settings_.cpprest_webhook, *cpprest);
-      argv.push_back("--policy=" + policy);
+      argv.insert(argv.end(), {"--policy=" + policy, "--kubeconfig=" + settings_.kubeconfig});
       started = Start(*cpprest, argv, ca);
     }
     if (started && restricted) {
@@ -1056,8 +1056,9 @@ int main(int argc, char** argv) try {
       "botsec-webhook against upstream's Pod Security Admission webhook and the same handler "
       "behind cpprestsdk: throughput, latency, CPU and memory over HTTPS");
   flags
-      .String("psa-webhook", "PATH", "",
-              "upstream's webhook (tools/build-bench-psa-webhook.sh builds it); required")
+      .String(
+          "psa-webhook", "PATH", "",
+          "upstream's webhook: pod-security-webhook in tools/build-controlplane.sh's bin; required")
       .String("kubeconfig", "PATH", "build/cluster/kubeconfig",
               "the control plane both webhooks are given (upstream's looks namespaces up)")
       .String("botsec-webhook", "PATH", BOTSEC_WEBHOOK_PATH, "botsec-webhook")
@@ -1108,7 +1109,8 @@ int main(int argc, char** argv) try {
     return 2;
   }
   if (settings.psa_webhook.empty()) {
-    std::cerr << "webhook_bench: --psa-webhook: required (tools/build-bench-psa-webhook.sh)\n";
+    std::cerr << "webhook_bench: --psa-webhook: required (pod-security-webhook, in the directory "
+                 "tools/build-controlplane.sh prints)\n";
     return 2;
   }
   if (settings.key != "rsa" && settings.key != "ec") {
