@@ -8,7 +8,7 @@ packages=(
   g++ make cmake ninja-build ccache pkg-config git
   # libraries
   libcpprest-dev libboost-dev libboost-system-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev
-  prometheus-cpp-dev libexpected-dev
+  prometheus-cpp-dev libexpected-dev libsimdjson-dev
   # tests, lint, sanitizers and fuzzers
   googletest libgtest-dev libgmock-dev clang clang-format clang-tidy libclang-rt-14-dev
   # running the control plane and benchmarks

@@ -99,6 +99,7 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  botsec::webhook::KeepFreedHeapForReuse();
   auto registry = std::make_shared<prometheus::Registry>();
   botsec::webhook::WebhookMetrics metrics(*registry);
   botsec::webhook::ApiServerFacts facts(client->WithTimeout(std::chrono::seconds(2)));

@@ -105,6 +105,7 @@ int main(int argc, char** argv) try {
   // Before anything touches the pool: it is sized once.
   crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(std::stoi(threads)));
 
+  botsec::webhook::KeepFreedHeapForReuse();
   auto registry = std::make_shared<prometheus::Registry>();
   botsec::webhook::WebhookMetrics metrics(*registry);
   botsec::webhook::ApiServerFacts facts(client->WithTimeout(std::chrono::seconds(2)));

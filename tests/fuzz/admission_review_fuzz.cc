@@ -1,14 +1,49 @@
 // Fuzz target: the webhook's AdmissionReview decoder, and for whatever decodes, the decision and
-// the encoded answer, as the webhook's /validate does (webhook/decide).
+// the encoded answer, as the webhook's /validate does (webhook/decide). Differential on the way:
+// whatever ParseReviewJson (simdjson, building nlohmann::json) reads must be exactly what
+// nlohmann's own parser reads, but for the managedFields it leaves out.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <iostream>
 #include <string_view>
 
 #include "botsec/webhook/decide.h"
 #include "botsec/webhook/review.h"
 
+namespace {
+
+using botsec::webhook::Json;
+
+void CheckAgainstNlohmann(std::string_view body) {
+  auto fast = botsec::webhook::ParseReviewJson(body);
+  if (!fast) {
+    return;
+  }
+  Json reference = Json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
+  if (reference.is_discarded()) {
+    std::cerr << "ParseReviewJson read what nlohmann::json refuses\n";
+    std::abort();
+  }
+  for (const char* object : {"/request/object/metadata", "/request/oldObject/metadata"}) {
+    Json::json_pointer pointer(object);
+    if (reference.contains(pointer) && reference[pointer].is_object()) {
+      reference[pointer].erase("managedFields");
+    }
+  }
+  if (*fast != reference) {
+    std::cerr << "ParseReviewJson and nlohmann::json differ:\n"
+              << fast->dump(-1, ' ', false, Json::error_handler_t::replace) << "\n"
+              << reference.dump(-1, ' ', false, Json::error_handler_t::replace) << "\n";
+    std::abort();
+  }
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view body(reinterpret_cast<const char*>(data), size);
+  CheckAgainstNlohmann(body);
   auto request = botsec::webhook::DecodeReview(body);
   if (!request) {
     return 0;

