@@ -1,0 +1,369 @@
+// The Helm chart (charts/botsec) with the real helm built alongside the control plane: it lints
+// clean, renders hardened pods, least-privilege RBAC and fail-closed webhook entries under every
+// values file in values/, refuses bad values naming the path, and installs into the control plane.
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "botsec/core/base64.h"
+#include "botsec/policy/engine.h"
+#include "botsec/policy/manifest.h"
+#include "support/cluster.h"
+#include "support/command.h"
+
+namespace botsec::testing {
+namespace {
+
+using nlohmann::json;
+
+// "" (the chart's defaults) and each values file.
+std::vector<std::string> ValuesFiles() {
+  std::vector<std::string> files = {""};
+  for (const auto& entry : std::filesystem::directory_iterator(BOTSEC_CHART_VALUES_DIR)) {
+    files.push_back(entry.path().string());
+  }
+  std::sort(files.begin() + 1, files.end());
+  return files;
+}
+
+std::string Helm(const Cluster& cluster) { return cluster.dir() + "/bin/helm"; }
+
+// helm template as release "t" in namespace botsec-system; the objects, or why not.
+core::Result<std::vector<json>> Render(const Cluster& cluster, const std::string& values_file,
+                                       const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> argv = {Helm(cluster),    "template",    "t",
+                                   BOTSEC_CHART_DIR, "--namespace", "botsec-system"};
+  if (!values_file.empty()) {
+    argv.insert(argv.end(), {"--values", values_file});
+  }
+  argv.insert(argv.end(), extra.begin(), extra.end());
+  auto rendered = RunCommand(argv);
+  if (!rendered) {
+    return core::Fail(rendered.error());
+  }
+  if (!rendered->ok()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, rendered->err);
+  }
+  auto manifests = policy::ReadManifests(rendered->out);
+  if (!manifests) {
+    return core::Fail(manifests.error());
+  }
+  std::vector<json> objects;
+  for (auto& manifest : *manifests) {
+    objects.push_back(std::move(manifest.object));
+  }
+  return objects;
+}
+
+std::vector<json> OfKind(const std::vector<json>& objects, const std::string& kind) {
+  std::vector<json> found;
+  std::copy_if(objects.begin(), objects.end(), std::back_inserter(found),
+               [&](const json& object) { return object.value("kind", "") == kind; });
+  return found;
+}
+
+TEST(ChartTest, LintsCleanWithEveryValuesFile) {
+  BOTSEC_REQUIRE_CLUSTER();
+  for (const std::string& values : ValuesFiles()) {
+    std::vector<std::string> argv = {Helm(cluster), "lint", "--strict", BOTSEC_CHART_DIR};
+    if (!values.empty()) {
+      argv.insert(argv.end(), {"--values", values});
+    }
+    auto linted = RunCommand(argv);
+    ASSERT_TRUE(linted) << linted.error().message;
+    EXPECT_TRUE(linted->ok()) << values << ":\n" << linted->out << linted->err;
+    EXPECT_NE(linted->out.find("1 chart(s) linted, 0 chart(s) failed"), std::string::npos)
+        << linted->out;
+  }
+}
+
+TEST(ChartTest, EveryPodPassesPodSecurityRestrictedAndIsHardenedFurther) {
+  BOTSEC_REQUIRE_CLUSTER();
+  for (const std::string& values : ValuesFiles()) {
+    auto objects = Render(cluster, values);
+    ASSERT_TRUE(objects) << values << ": " << objects.error().message;
+    auto deployments = OfKind(*objects, "Deployment");
+    ASSERT_EQ(deployments.size(), 2U) << values;
+    for (const json& deployment : deployments) {
+      std::string where = values + " " + deployment["metadata"]["name"].get<std::string>();
+      auto violations = policy::Judge(deployment, policy::Profile::kPssRestricted);
+      ASSERT_TRUE(violations) << where << ": " << violations.error().message;
+      for (const auto& violation : *violations) {
+        ADD_FAILURE() << where << ": " << violation.field << ": " << violation.message;
+      }
+      EXPECT_GE(deployment["spec"]["replicas"].get<int>(), 2) << where;
+      const json& pod = deployment["spec"]["template"]["spec"];
+      for (const json& container : pod["containers"]) {
+        const json& security = container["securityContext"];
+        EXPECT_EQ(security.value("readOnlyRootFilesystem", false), true) << where;
+        EXPECT_EQ(security.value("privileged", true), false) << where;
+        EXPECT_TRUE(container.contains("livenessProbe") && container.contains("readinessProbe"))
+            << where;
+        EXPECT_TRUE(container["resources"]["limits"].contains("memory")) << where;
+        EXPECT_TRUE(container["resources"]["requests"].contains("cpu")) << where;
+      }
+    }
+  }
+}
+
+TEST(ChartTest, RbacGrantsNoWildcardsNoEscalationAndNothingOnRbacOrWebhooks) {
+  BOTSEC_REQUIRE_CLUSTER();
+  const std::set<std::string> never = {"pods/exec",
+                                       "pods/attach",
+                                       "pods/portforward",
+                                       "serviceaccounts/token",
+                                       "roles",
+                                       "rolebindings",
+                                       "clusterroles",
+                                       "clusterrolebindings",
+                                       "validatingwebhookconfigurations",
+                                       "mutatingwebhookconfigurations",
+                                       "validatingadmissionpolicies",
+                                       "validatingadmissionpolicybindings",
+                                       "certificatesigningrequests",
+                                       "nodes",
+                                       "nodes/proxy"};
+  const std::set<std::string> never_verbs = {"escalate", "bind", "impersonate", "*"};
+  auto objects = Render(cluster, "");
+  ASSERT_TRUE(objects) << objects.error().message;
+  int rules = 0;
+  for (const char* kind : {"ClusterRole", "Role"}) {
+    for (const json& role : OfKind(*objects, kind)) {
+      for (const json& rule : role["rules"]) {
+        ++rules;
+        std::string name = role["metadata"]["name"];
+        for (const char* field : {"apiGroups", "resources", "verbs"}) {
+          for (const json& item : rule.value(field, json::array())) {
+            EXPECT_NE(item, "*") << name << " " << field << ": " << rule.dump();
+          }
+        }
+        for (const json& resource : rule.value("resources", json::array())) {
+          EXPECT_FALSE(never.contains(resource.get<std::string>())) << name << ": " << rule.dump();
+        }
+        for (const json& verb : rule.value("verbs", json::array())) {
+          EXPECT_FALSE(never_verbs.contains(verb.get<std::string>()))
+              << name << ": " << rule.dump();
+        }
+        EXPECT_FALSE(rule.contains("nonResourceURLs")) << name;
+      }
+    }
+  }
+  EXPECT_GE(rules, 10);
+  // Leader election in the release's namespace only.
+  auto roles = OfKind(*objects, "Role");
+  ASSERT_EQ(roles.size(), 1U);
+  EXPECT_EQ(roles[0]["metadata"]["namespace"], "botsec-system");
+  EXPECT_EQ(roles[0]["rules"][0]["resources"], json::array({"leases"}));
+}
+
+TEST(ChartTest, WebhookEntriesFailClosedAndNeverJudgeSystemOrReleaseNamespaces) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto objects = Render(cluster, "");
+  ASSERT_TRUE(objects) << objects.error().message;
+  auto configurations = OfKind(*objects, "ValidatingWebhookConfiguration");
+  ASSERT_EQ(configurations.size(), 1U);
+  std::vector<std::string> names;
+  for (const json& entry : configurations[0]["webhooks"]) {
+    std::string name = entry["name"];
+    names.push_back(name);
+    EXPECT_EQ(entry["failurePolicy"], "Fail") << name;
+    EXPECT_EQ(entry["sideEffects"], "None") << name;
+    EXPECT_EQ(entry["timeoutSeconds"], 3) << name;
+    EXPECT_EQ(entry["clientConfig"]["service"]["name"], "t-botsec-webhook") << name;
+    EXPECT_EQ(entry["clientConfig"]["service"]["path"], "/validate") << name;
+    EXPECT_FALSE(entry["clientConfig"].value("caBundle", "").empty()) << name;
+    if (name == "namespaces.webhook.botsec.io") {
+      continue;  // selected by the object's own botsec.io/sandbox label
+    }
+    bool excluded = false;
+    for (const json& expression : entry["namespaceSelector"]["matchExpressions"]) {
+      if (expression["key"] == "kubernetes.io/metadata.name" && expression["operator"] == "NotIn") {
+        auto values = expression["values"].get<std::vector<std::string>>();
+        excluded = std::ranges::find(values, "kube-system") != values.end() &&
+                   std::ranges::find(values, "botsec-system") != values.end();
+      }
+    }
+    EXPECT_TRUE(excluded) << name << " must exclude kube-system and the release's namespace";
+  }
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"pods.webhook.botsec.io", "workloads.webhook.botsec.io",
+                                      "botsandboxes.webhook.botsec.io", "fences.webhook.botsec.io",
+                                      "namespaces.webhook.botsec.io"}));
+  // The CA the configuration trusts signed the Secret's certificate.
+  auto secrets = OfKind(*objects, "Secret");
+  ASSERT_EQ(secrets.size(), 1U);
+  EXPECT_EQ(secrets[0]["data"]["ca.crt"],
+            configurations[0]["webhooks"][0]["clientConfig"]["caBundle"]);
+}
+
+TEST(ChartTest, ByUrlTheCertificateNamesTheAddressAndExtraSelectorsNarrowEveryEntry) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto objects = Render(cluster, std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml");
+  ASSERT_TRUE(objects) << objects.error().message;
+  auto configuration = OfKind(*objects, "ValidatingWebhookConfiguration").at(0);
+  for (const json& entry : configuration["webhooks"]) {
+    EXPECT_EQ(entry["clientConfig"]["url"], "https://127.0.0.1:16460/validate");
+    EXPECT_FALSE(entry["clientConfig"].contains("service"));
+    const json& selector = entry["name"] == "namespaces.webhook.botsec.io"
+                               ? entry["objectSelector"]
+                               : entry["namespaceSelector"];
+    EXPECT_NE(selector.dump().find("botsec.io/chart-test"), std::string::npos) << entry.dump();
+  }
+  auto pem =
+      core::Base64Decode(OfKind(*objects, "Secret").at(0)["data"]["tls.crt"].get<std::string>());
+  ASSERT_TRUE(pem) << pem.error().message;
+  auto text = RunCommand({"openssl", "x509", "-noout", "-ext", "subjectAltName"}, *pem);
+  ASSERT_TRUE(text && text->ok()) << (text ? text->err : text.error().message);
+  EXPECT_NE(text->out.find("IP Address:127.0.0.1"), std::string::npos) << text->out;
+  EXPECT_NE(text->out.find("DNS:t-botsec-webhook.botsec-system.svc"), std::string::npos)
+      << text->out;
+  auto deployment = OfKind(*objects, "Deployment").at(1);
+  auto args = deployment["spec"]["template"]["spec"]["containers"][0]["args"];
+  EXPECT_NE(std::ranges::find(args, "--mode=warn"), args.end()) << args.dump();
+}
+
+TEST(ChartTest, CertManagerIssuesTheCertificateAndInjectsItsCa) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto objects = Render(cluster, std::string(BOTSEC_CHART_VALUES_DIR) + "/cert-manager.yaml");
+  ASSERT_TRUE(objects) << objects.error().message;
+  EXPECT_TRUE(OfKind(*objects, "Secret").empty()) << "cert-manager writes the Secret";
+  auto certificates = OfKind(*objects, "Certificate");
+  ASSERT_EQ(certificates.size(), 2U);  // the CA and the serving certificate
+  auto configuration = OfKind(*objects, "ValidatingWebhookConfiguration").at(0);
+  EXPECT_EQ(configuration["metadata"]["annotations"]["cert-manager.io/inject-ca-from"],
+            "botsec-system/t-botsec-webhook");
+  EXPECT_FALSE(configuration["webhooks"][0]["clientConfig"].contains("caBundle"));
+  EXPECT_EQ(OfKind(*objects, "ServiceMonitor").size(), 1U);
+}
+
+TEST(ChartTest, TheCrdIsKeptOnUninstallAndCanBeLeftOut) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto with = Render(cluster, "");
+  ASSERT_TRUE(with) << with.error().message;
+  auto crds = OfKind(*with, "CustomResourceDefinition");
+  ASSERT_EQ(crds.size(), 1U);
+  EXPECT_EQ(crds[0]["metadata"]["annotations"]["helm.sh/resource-policy"], "keep");
+  EXPECT_EQ(crds[0]["metadata"]["name"], "botsandboxes.botsec.io");
+  auto without = Render(cluster, std::string(BOTSEC_CHART_VALUES_DIR) + "/tuned.yaml");
+  ASSERT_TRUE(without) << without.error().message;
+  EXPECT_TRUE(OfKind(*without, "CustomResourceDefinition").empty());
+}
+
+TEST(ChartTest, BadValuesAreRefusedNamingThePath) {
+  BOTSEC_REQUIRE_CLUSTER();
+  struct Case {
+    std::string set;
+    std::string message;
+  };
+  for (const Case& bad : std::vector<Case>{
+           {"webhook.bogus=1", "at '/webhook': additional properties 'bogus' not allowed"},
+           {"webhook.replicas=1", "at '/webhook/replicas'"},
+           {"webhook.mode=audit", "at '/webhook/mode'"},
+           {"webhook.url=http://10.0.0.1:9443", "at '/webhook/url'"},
+           {"sandboxes.namespacePrefix=Bots_", "at '/sandboxes/namespacePrefix'"},
+           {"sandboxes.defaultLimits.memory=lots", "at '/sandboxes/defaultLimits/memory'"},
+       }) {
+    auto rendered = Render(cluster, "", {"--set", bad.set});
+    ASSERT_FALSE(rendered) << bad.set << " rendered";
+    EXPECT_NE(rendered.error().message.find(bad.message), std::string::npos)
+        << bad.set << ": " << rendered.error().message;
+  }
+}
+
+// helm install into the control plane (the CRD is already there, installed by the fixture, so
+// crds.install=false; the webhook registered by URL with a selector no namespace matches, so the
+// release judges nothing of the other tests'): every object accepted, both Deployments available
+// on the simulated nodes, the ValidatingAdmissionPolicy refusing the operator's identity outside
+// sandbox namespaces; then helm uninstall leaves nothing behind.
+TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
+  BOTSEC_REQUIRE_CLUSTER();
+  ASSERT_TRUE(cluster.InstallCrds());
+  auto ns = cluster.CreateTestNamespace("it-chart");
+  ASSERT_TRUE(ns) << ns.error().message;
+  std::string release = "it-chart-" + std::to_string(getpid());
+  std::string fullname = release + "-botsec";
+  std::vector<std::string> helm = {Helm(cluster), "--kubeconfig", cluster.kubeconfig(),
+                                   "--namespace", *ns};
+  auto with = [&helm](std::vector<std::string> args) {
+    std::vector<std::string> argv = helm;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  auto installed = RunCommand(with({"install", release, BOTSEC_CHART_DIR, "--values",
+                                    std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set",
+                                    "crds.install=false", "--wait", "--timeout", "180s"}),
+                              "", std::chrono::seconds(240));
+  ASSERT_TRUE(installed) << installed.error().message;
+  ASSERT_TRUE(installed->ok()) << installed->out << installed->err;
+  EXPECT_NE(installed->out.find("STATUS: deployed"), std::string::npos) << installed->out;
+  EXPECT_NE(installed->out.find("botsec-sandbox-viewer"), std::string::npos) << "NOTES.txt";
+
+  for (const char* component : {"operator", "webhook"}) {
+    auto deployment =
+        cluster.KubectlJson({"-n", *ns, "get", "deployment", fullname + "-" + component});
+    ASSERT_TRUE(deployment) << deployment.error().message;
+    EXPECT_EQ((*deployment)["status"].value("availableReplicas", 0), 2) << component;
+  }
+  for (const char* kind : {"validatingwebhookconfiguration", "validatingadmissionpolicy",
+                           "validatingadmissionpolicybinding"}) {
+    auto found = cluster.Kubectl({"get", kind,
+                                  kind == std::string("validatingwebhookconfiguration")
+                                      ? fullname
+                                      : fullname + "-operator-writes"});
+    ASSERT_TRUE(found);
+    EXPECT_TRUE(found->ok()) << kind << ": " << found->err;
+  }
+
+  // RBAC would let the operator's identity create a ServiceAccount anywhere; the admission
+  // policy refuses it outside namespaces labelled botsec.io/sandbox.
+  std::string operator_user = "system:serviceaccount:" + *ns + ":" + fullname + "-operator";
+  auto create_in = [&](const std::string& in) {
+    return cluster.Kubectl({"-n", in, "create", "serviceaccount", "probe", "--dry-run=server",
+                            "--as=" + operator_user});
+  };
+  auto outside = create_in(*ns);
+  ASSERT_TRUE(outside);
+  EXPECT_FALSE(outside->ok());
+  EXPECT_NE(outside->err.find("the BotSec operator writes only in sandbox namespaces"),
+            std::string::npos)
+      << outside->err;
+  auto sandbox = cluster.CreateTestNamespace("it-chart-sandbox");
+  ASSERT_TRUE(sandbox) << sandbox.error().message;
+  auto labelled = cluster.Kubectl({"label", "namespace", *sandbox, "botsec.io/sandbox=it"});
+  ASSERT_TRUE(labelled && labelled->ok());
+  auto inside = create_in(*sandbox);
+  ASSERT_TRUE(inside);
+  EXPECT_TRUE(inside->ok()) << inside->err;
+  cluster.DeleteNamespace(*sandbox);
+
+  auto uninstalled = RunCommand(with({"uninstall", release, "--wait", "--timeout", "120s"}), "",
+                                std::chrono::seconds(180));
+  ASSERT_TRUE(uninstalled) << uninstalled.error().message;
+  EXPECT_TRUE(uninstalled->ok()) << uninstalled->err;
+  for (const char* kind : {"clusterroles", "clusterrolebindings", "validatingwebhookconfigurations",
+                           "validatingadmissionpolicies", "validatingadmissionpolicybindings"}) {
+    auto left =
+        cluster.Kubectl({"get", kind, "-l", "app.kubernetes.io/instance=" + release, "-o", "name"});
+    ASSERT_TRUE(left && left->ok()) << kind;
+    EXPECT_EQ(left->out, "") << kind << " left behind";
+  }
+  const std::string namespaced =
+      "all,secrets,configmaps,serviceaccounts,roles,rolebindings,networkpolicies,"
+      "poddisruptionbudgets";
+  auto left = cluster.Kubectl(
+      {"-n", *ns, "get", namespaced, "-l", "app.kubernetes.io/instance=" + release, "-o", "name"});
+  ASSERT_TRUE(left && left->ok()) << (left ? left->err : "");
+  EXPECT_EQ(left->out, "") << "left behind in " << *ns;
+  cluster.DeleteNamespace(*ns);
+}
+
+}  // namespace
+}  // namespace botsec::testing
