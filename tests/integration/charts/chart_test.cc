@@ -4,10 +4,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <arpa/inet.h>
 #include <chrono>
+#include <csignal>
 #include <filesystem>
+#include <fstream>
+#include <netinet/in.h>
 #include <set>
 #include <string>
+#include <sys/socket.h>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -297,14 +302,16 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
     argv.insert(argv.end(), args.begin(), args.end());
     return argv;
   };
-  auto installed = RunCommand(with({"install", release, BOTSEC_CHART_DIR, "--values",
-                                    std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set",
-                                    "crds.install=false", "--wait", "--timeout", "180s"}),
-                              "", std::chrono::seconds(240));
+  auto installed = RunCommand(
+      with({"install", release, BOTSEC_CHART_DIR, "--values",
+            std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set", "crds.install=false",
+            "--set", "sandboxViewerRole=" + release + "-viewer", "--wait", "--timeout", "180s"}),
+      "", std::chrono::seconds(240));
   ASSERT_TRUE(installed) << installed.error().message;
   ASSERT_TRUE(installed->ok()) << installed->out << installed->err;
   EXPECT_NE(installed->out.find("STATUS: deployed"), std::string::npos) << installed->out;
-  EXPECT_NE(installed->out.find("botsec-sandbox-viewer"), std::string::npos) << "NOTES.txt";
+  EXPECT_NE(installed->out.find("--clusterrole=" + release + "-viewer"), std::string::npos)
+      << "NOTES.txt: " << installed->out;
 
   for (const char* component : {"operator", "webhook"}) {
     auto deployment =
@@ -362,6 +369,207 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
       {"-n", *ns, "get", namespaced, "-l", "app.kubernetes.io/instance=" + release, "-o", "name"});
   ASSERT_TRUE(left && left->ok()) << (left ? left->err : "");
   EXPECT_EQ(left->out, "") << "left behind in " << *ns;
+  cluster.DeleteNamespace(*ns);
+}
+
+// A loopback port nothing listens on now.
+int FreeLoopbackPort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t size = sizeof(address);
+  int port = 0;
+  // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
+  auto* raw = reinterpret_cast<sockaddr*>(&address);
+  if (fd >= 0 && bind(fd, raw, size) == 0 && getsockname(fd, raw, &size) == 0) {
+    port = ntohs(address.sin_port);
+  }
+  if (fd >= 0) {
+    close(fd);
+  }
+  return port;
+}
+
+void WriteFile(const std::string& path, const std::string& text) {
+  std::ofstream(path, std::ios::binary) << text;
+}
+
+// The chart's RBAC is enough: installed, then botsec-operator and botsec-webhook run here with
+// tokens of the chart's own ServiceAccounts (TokenRequest), the webhook on the chart's certificate
+// behind the chart's webhook configuration (registered by URL at this machine's loopback). A
+// BotSandbox naming an opted-in Secret is admitted (the webhook's SubjectAccessReview), fenced and
+// run, a deleted fence restored, a bad pod refused, the sandbox deleted with its namespace; and
+// `kubectl auth can-i` shows the identities cannot do what they need not.
+TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
+  BOTSEC_REQUIRE_CLUSTER();
+  ASSERT_TRUE(cluster.InstallCrds());
+  std::string id = std::to_string(getpid());
+  auto ns = cluster.CreateTestNamespace("it-chart-rbac");
+  auto bots = cluster.CreateTestNamespace("it-chart-bots");
+  ASSERT_TRUE(ns && bots);
+  int port = FreeLoopbackPort();
+  ASSERT_GT(port, 0);
+  std::string release = "it-rbac-" + id;
+  std::string fullname = release + "-botsec";
+  std::string prefix = "rb" + id + "-";
+  std::string selector = "botsec.io/chart-rbac-" + id;
+  std::vector<std::string> helm = {Helm(cluster), "--kubeconfig", cluster.kubeconfig(),
+                                   "--namespace", *ns};
+  auto with = [&helm](std::vector<std::string> args) {
+    std::vector<std::string> argv = helm;
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  };
+  auto installed = RunCommand(
+      with({"install", release, BOTSEC_CHART_DIR, "--set", "crds.install=false", "--set",
+            "sandboxViewerRole=", "--set", "webhook.url=https://127.0.0.1:" + std::to_string(port),
+            "--set", "webhook.extraSelectorExpressions[0].key=" + selector, "--set",
+            "webhook.extraSelectorExpressions[0].operator=Exists", "--set",
+            "sandboxes.namespacePrefix=" + prefix, "--wait", "--timeout", "180s"}),
+      "", std::chrono::seconds(240));
+  ASSERT_TRUE(installed && installed->ok()) << (installed ? installed->err : "");
+
+  // The certificate the webhook pods mount, and the ServiceAccounts' tokens.
+  auto secret = cluster.KubectlJson({"-n", *ns, "get", "secret", fullname + "-webhook-tls"});
+  ASSERT_TRUE(secret) << secret.error().message;
+  std::string tls = cluster.dir() + "/tmp/chart-rbac-" + id;
+  std::filesystem::create_directories(tls);
+  for (const char* file : {"tls.crt", "tls.key"}) {
+    auto pem = core::Base64Decode((*secret)["data"][file].get<std::string>());
+    ASSERT_TRUE(pem);
+    WriteFile(tls + "/" + file, *pem);
+  }
+  std::string operator_sa = fullname + "-operator";
+  auto operator_kubeconfig = cluster.ServiceAccountKubeconfig(*ns, operator_sa);
+  auto webhook_kubeconfig = cluster.ServiceAccountKubeconfig(*ns, fullname + "-webhook");
+  ASSERT_TRUE(operator_kubeconfig && webhook_kubeconfig)
+      << (operator_kubeconfig ? webhook_kubeconfig.error().message
+                              : operator_kubeconfig.error().message);
+  std::string operator_user = "system:serviceaccount:" + *ns + ":" + operator_sa;
+  std::string webhook_user = "system:serviceaccount:" + *ns + ":" + fullname + "-webhook";
+
+  BackgroundProcess webhook(
+      {BOTSEC_WEBHOOK_PATH, "--kubeconfig=" + *webhook_kubeconfig,
+       "--bind-address=127.0.0.1:" + std::to_string(port), "--tls-cert-file=" + tls + "/tls.crt",
+       "--tls-private-key-file=" + tls + "/tls.key", "--operator-username=" + operator_user,
+       "--namespace-prefix=" + prefix},
+      cluster.dir() + "/logs/chart-webhook-" + id + ".log");
+  BackgroundProcess botsec_operator(
+      {BOTSEC_OPERATOR_PATH, "--kubeconfig=" + *operator_kubeconfig, "--leader-elect",
+       "--leader-election-namespace=" + *ns, "--watch-namespace=" + *bots,
+       "--namespace-prefix=" + prefix, "--health-probe-bind-address=127.0.0.1:0"},
+      cluster.dir() + "/logs/chart-operator-" + id + ".log");
+  ASSERT_TRUE(webhook.started() && botsec_operator.started());
+
+  // The bots' namespace is judged by the chart's webhook configuration.
+  auto labelled =
+      cluster.Kubectl({"label", "namespace", *bots, "botsec.io/enforce=true", selector + "=yes"});
+  ASSERT_TRUE(labelled && labelled->ok());
+  auto shared = cluster.Kubectl(
+      {"-n", *bots, "create", "secret", "generic", "openai", "--from-literal=key=sk-test"});
+  auto opted_in =
+      cluster.Kubectl({"-n", *bots, "label", "secret", "openai", "botsec.io/sandbox-access=true"});
+  ASSERT_TRUE(shared && shared->ok() && opted_in && opted_in->ok());
+  json sandbox = {{"apiVersion", "botsec.io/v1alpha1"},
+                  {"kind", "BotSandbox"},
+                  {"metadata", {{"name", "chat"}, {"namespace", *bots}}},
+                  {"spec", {{"image", "ghcr.io/acme/bot:1"}, {"secrets", {{{"name", "openai"}}}}}}};
+  // The webhook may take a moment to serve; the API server refuses (fail closed) until it does.
+  bool created = Eventually(
+      [&] {
+        auto out = cluster.Kubectl({"create", "-f", "-"}, sandbox.dump());
+        return out && out->ok();
+      },
+      std::chrono::seconds(30));
+  ASSERT_TRUE(created) << webhook.Errors();
+
+  json status;
+  bool running = Eventually(
+      [&] {
+        auto got = cluster.KubectlJson({"-n", *bots, "get", "bsb", "chat"});
+        status = got ? *got : json();
+        return status.value("/status/phase"_json_pointer, "") == "Running";
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(running) << status.dump(1) << "\n" << botsec_operator.Errors();
+  std::string sandbox_ns = status.value("/status/namespace"_json_pointer, "");
+  auto mirrored = cluster.Kubectl({"-n", sandbox_ns, "get", "secret", "openai"});
+  EXPECT_TRUE(mirrored && mirrored->ok()) << "the Secret is mirrored";
+
+  // Drift: a deleted fence is restored.
+  auto policies = cluster.KubectlJson({"-n", sandbox_ns, "get", "networkpolicies"});
+  ASSERT_TRUE(policies && !(*policies)["items"].empty());
+  std::string fence = (*policies)["items"][0]["metadata"]["name"];
+  auto removed = cluster.Kubectl({"-n", sandbox_ns, "delete", "networkpolicy", fence});
+  ASSERT_TRUE(removed && removed->ok()) << (removed ? removed->err : "");
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto back = cluster.Kubectl({"-n", sandbox_ns, "get", "networkpolicy", fence});
+        return back && back->ok();
+      },
+      std::chrono::seconds(10)))
+      << botsec_operator.Errors();
+
+  // The webhook refuses a bad pod, with its message.
+  json pod = {
+      {"apiVersion", "v1"},
+      {"kind", "Pod"},
+      {"metadata", {{"name", "rogue"}, {"namespace", *bots}}},
+      {"spec",
+       {{"containers",
+         {{{"name", "bot"}, {"image", "x"}, {"securityContext", {{"privileged", true}}}}}}}}};
+  auto rogue = cluster.Kubectl({"create", "--dry-run=server", "-f", "-"}, pod.dump());
+  ASSERT_TRUE(rogue);
+  EXPECT_FALSE(rogue->ok());
+  EXPECT_NE(rogue->err.find("spec.containers[0].securityContext.privileged: Forbidden"),
+            std::string::npos)
+      << rogue->err;
+
+  // Deletion takes the namespace with it.
+  auto deleted = cluster.Kubectl({"-n", *bots, "delete", "bsb", "chat", "--timeout=90s"});
+  EXPECT_TRUE(deleted && deleted->ok()) << (deleted ? deleted->err : "");
+  auto gone = cluster.Kubectl({"get", "namespace", sandbox_ns});
+  EXPECT_TRUE(gone && !gone->ok()) << "namespace " << sandbox_ns << " still there";
+
+  // Not more than enough.
+  struct Denied {
+    std::string user;
+    std::vector<std::string> ask;
+  };
+  for (const Denied& denied : std::vector<Denied>{
+           {operator_user, {"create", "pods", "--subresource=exec"}},
+           {operator_user, {"create", "pods", "--subresource=attach"}},
+           {operator_user, {"create", "serviceaccounts", "--subresource=token"}},
+           {operator_user, {"create", "clusterroles"}},
+           {operator_user, {"create", "rolebindings"}},
+           {operator_user, {"update", "validatingwebhookconfigurations"}},
+           {operator_user, {"list", "nodes"}},
+           {operator_user, {"create", "leases", "-n", "kube-system"}},
+           {operator_user, {"update", "botsandboxes"}},
+           {webhook_user, {"get", "secrets"}},
+           {webhook_user, {"list", "pods"}},
+           {webhook_user, {"create", "namespaces"}},
+       }) {
+    std::vector<std::string> argv = {"auth", "can-i", "--as=" + denied.user};
+    argv.insert(argv.end(), denied.ask.begin(), denied.ask.end());
+    auto answer = cluster.Kubectl(argv);
+    ASSERT_TRUE(answer);
+    EXPECT_EQ(answer->out, "no\n")
+        << denied.user << " may " << denied.ask[0] << " " << denied.ask[1];
+  }
+  auto may = cluster.Kubectl(
+      {"auth", "can-i", "--as=" + operator_user, "patch", "botsandboxes/status", "-n", *bots});
+  EXPECT_TRUE(may && may->out == "yes\n") << "the check can say yes";
+
+  botsec_operator.Signal(SIGTERM);
+  botsec_operator.Wait();
+  webhook.Signal(SIGTERM);
+  webhook.Wait();
+  auto uninstalled = RunCommand(with({"uninstall", release, "--wait", "--timeout", "120s"}), "",
+                                std::chrono::seconds(180));
+  EXPECT_TRUE(uninstalled && uninstalled->ok());
+  cluster.DeleteNamespace(*bots);
   cluster.DeleteNamespace(*ns);
 }
 
