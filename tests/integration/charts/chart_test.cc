@@ -573,5 +573,27 @@ TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
   cluster.DeleteNamespace(*ns);
 }
 
+// deploy/botsec.yaml is what `make manifests` renders from the chart now (make verify), and the
+// real API server accepts every object in it (server-side dry run).
+TEST(ChartTest, DeployManifestsAreCurrentAndAccepted) {
+  BOTSEC_REQUIRE_CLUSTER();
+  auto verified =
+      RunCommand({std::string(BOTSEC_SOURCE_DIR) + "/tools/render-manifests.sh", "--check"});
+  ASSERT_TRUE(verified) << verified.error().message;
+  EXPECT_TRUE(verified->ok()) << verified->err;
+  auto ns = cluster.Kubectl({"create", "namespace", "botsec-system"});
+  ASSERT_TRUE(ns);  // or it exists already
+  auto applied = cluster.Kubectl(
+      {"apply", "--dry-run=server", "-f", std::string(BOTSEC_SOURCE_DIR) + "/deploy/botsec.yaml"});
+  ASSERT_TRUE(applied) << applied.error().message;
+  EXPECT_TRUE(applied->ok()) << applied->err;
+  EXPECT_NE(
+      applied->out.find("validatingwebhookconfiguration.admissionregistration.k8s.io/botsec "),
+      std::string::npos)
+      << applied->out;
+  EXPECT_NE(applied->out.find("deployment.apps/botsec-operator "), std::string::npos)
+      << applied->out;
+}
+
 }  // namespace
 }  // namespace botsec::testing
