@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <arpa/inet.h>
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <filesystem>
@@ -13,6 +14,7 @@
 #include <set>
 #include <string>
 #include <sys/socket.h>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -525,6 +527,50 @@ TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
   EXPECT_NE(rogue->err.find("spec.containers[0].securityContext.privileged: Forbidden"),
             std::string::npos)
       << rogue->err;
+
+  // helm upgrade keeps the certificate (the chart looks the Secret up), so admission works
+  // throughout: pods sent while it upgrades are all answered.
+  std::atomic<bool> upgrading{true};
+  std::atomic<int> sent{0};
+  std::vector<std::string> failures;
+  std::thread load([&] {
+    json good = {{"apiVersion", "v1"},
+                 {"kind", "Pod"},
+                 {"metadata", {{"name", "steady"}, {"namespace", *bots}}},
+                 {"spec",
+                  {{"automountServiceAccountToken", false},
+                   {"securityContext",
+                    {{"runAsNonRoot", true},
+                     {"runAsUser", 65532},
+                     {"seccompProfile", {{"type", "RuntimeDefault"}}}}},
+                   {"containers",
+                    {{{"name", "bot"},
+                      {"image", "x"},
+                      {"resources", {{"limits", {{"cpu", "100m"}, {"memory", "64Mi"}}}}},
+                      {"securityContext",
+                       {{"allowPrivilegeEscalation", false},
+                        {"readOnlyRootFilesystem", true},
+                        {"capabilities", {{"drop", {"ALL"}}}}}}}}}}}};
+    while (upgrading) {
+      auto out = cluster.Kubectl({"create", "--dry-run=server", "-f", "-"}, good.dump());
+      ++sent;
+      if (!out || !out->ok()) {
+        failures.push_back(out ? out->err : out.error().message);
+      }
+    }
+  });
+  auto upgraded = RunCommand(with({"upgrade", release, BOTSEC_CHART_DIR, "--reuse-values", "--set",
+                                   "operator.workers=3", "--wait", "--timeout", "180s"}),
+                             "", std::chrono::seconds(240));
+  upgrading = false;
+  load.join();
+  ASSERT_TRUE(upgraded && upgraded->ok()) << (upgraded ? upgraded->err : "");
+  EXPECT_GT(sent.load(), 0);
+  EXPECT_TRUE(failures.empty()) << failures.size() << " of " << sent.load()
+                                << " pods failed during the upgrade, first: " << failures.front();
+  auto kept = cluster.KubectlJson({"-n", *ns, "get", "secret", fullname + "-webhook-tls"});
+  ASSERT_TRUE(kept);
+  EXPECT_EQ((*kept)["data"], (*secret)["data"]) << "the upgrade replaced the certificate";
 
   // Deletion takes the namespace with it.
   auto deleted = cluster.Kubectl({"-n", *bots, "delete", "bsb", "chat", "--timeout=90s"});
