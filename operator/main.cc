@@ -112,6 +112,34 @@ botsec::core::Result<std::unique_ptr<botsec::serve::Server>> Serve(std::string_v
   return server;
 }
 
+// The options the next Reconciler starts with, and the one running now: a reloaded policy goes
+// to both, so that a replica that starts leading later uses it too.
+class LivePolicy {
+ public:
+  explicit LivePolicy(botsec::operator_reconcile::ReconcilerOptions options)
+      : options_(std::move(options)) {}
+  botsec::operator_reconcile::ReconcilerOptions Options() const {
+    std::lock_guard lock(mu_);
+    return options_;
+  }
+  void Attach(botsec::operator_reconcile::Reconciler* reconciler) {
+    std::lock_guard lock(mu_);
+    current_ = reconciler;
+  }
+  void Set(const botsec::policy::Policy& policy) {
+    std::lock_guard lock(mu_);
+    options_.settings.policy = policy;
+    if (current_ != nullptr) {
+      current_->SetPolicy(policy);
+    }
+  }
+
+ private:
+  mutable std::mutex mu_;
+  botsec::operator_reconcile::ReconcilerOptions options_;
+  botsec::operator_reconcile::Reconciler* current_ = nullptr;
+};
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -178,6 +206,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   botsec::core::RealClock clock;
+  LivePolicy live(*options);
   std::atomic<bool> lost{false};
   std::jthread runner;
   if (outcome.flags.Bool("leader-elect")) {
@@ -205,9 +234,11 @@ int main(int argc, char** argv) {
                                                     << " identity=" << election.identity << "\n";
                                           metrics.SetLeader(true);
                                           botsec::operator_reconcile::Reconciler reconciler(
-                                              *client, clock, *options);
+                                              *client, clock, live.Options());
                                           readiness.Lead(&reconciler);
+                                          live.Attach(&reconciler);
                                           reconciler.Run(work);
+                                          live.Attach(nullptr);
                                           readiness.Release();
                                         },
                                     .on_stopped_leading =
@@ -225,15 +256,22 @@ int main(int argc, char** argv) {
     });
   } else {
     runner = std::jthread([&](const std::stop_token& stop) {
-      botsec::operator_reconcile::Reconciler reconciler(*client, clock, *options);
+      botsec::operator_reconcile::Reconciler reconciler(*client, clock, live.Options());
       readiness.Lead(&reconciler);
+      live.Attach(&reconciler);
       reconciler.Run(stop);
+      live.Attach(nullptr);
       readiness.Release();
     });
   }
   std::cerr << "Starting botsec-operator workers=" << options->workers << "\n";
-  while (g_signalled == 0 && !lost) {
+  std::string policy_path(outcome.flags.Get("policy"));
+  botsec::policy::PolicyReloader reloader(policy_path);
+  for (int tick = 1; g_signalled == 0 && !lost; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!policy_path.empty() && tick % 40 == 0) {  // every 2 s
+      reloader.PollAndApply([&live](const auto& policy) { live.Set(policy); }, std::cerr);
+    }
   }
   if (lost) {
     // As controller-runtime does: a replica that lost its lease exits and starts afresh.

@@ -14,6 +14,7 @@
 #include "botsec/api/settings_flags.h"
 #include "botsec/core/flags.h"
 #include "botsec/kube/client.h"
+#include "botsec/policy/policy.h"
 #include "botsec/serve/probes.h"
 #include "botsec/serve/server.h"
 #include "botsec/webhook/admission.h"
@@ -132,8 +133,14 @@ int main(int argc, char** argv) {
   auto bind = botsec::serve::ParseBindAddress(address);
   std::cerr << "Serving paths=/validate,/healthz,/readyz,/metrics address=" << bind->host << ":"
             << (*server)->port() << " mode=" << outcome.flags.Get("mode") << "\n";
-  while (g_signalled == 0) {
+  std::string policy_path(outcome.flags.Get("policy"));
+  botsec::policy::PolicyReloader reloader(policy_path);
+  for (int tick = 1; g_signalled == 0; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    if (!policy_path.empty() && tick % 40 == 0) {  // every 2 s
+      reloader.PollAndApply([&admission](const auto& policy) { admission.SetPolicy(policy); },
+                            std::cerr);
+    }
   }
   std::cerr << "Stopping signal=" << g_signalled.load() << "\n";
   (*server)->Shutdown(std::chrono::seconds(10));

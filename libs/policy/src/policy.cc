@@ -451,6 +451,35 @@ Result<Policy> ReadPolicyFile(const std::string& path) {
   return policy;
 }
 
+PolicyReloader::PolicyReloader(std::string path)
+    : path_(std::move(path)), seen_(core::StampOf(path_)) {}
+
+Result<std::optional<Policy>> PolicyReloader::Poll() {
+  core::FileStamp now = core::StampOf(path_);
+  if (now == seen_) {
+    return std::optional<Policy>();
+  }
+  seen_ = now;
+  auto policy = ReadPolicyFile(path_);
+  if (!policy) {
+    return Fail(policy.error());
+  }
+  return std::optional<Policy>(std::move(*policy));
+}
+
+void PolicyReloader::PollAndApply(const std::function<void(const Policy&)>& apply,
+                                  std::ostream& log) {
+  auto polled = Poll();
+  if (!polled) {
+    log << "Policy not reloaded, keeping the one in force path=" << path_ << " error=\""
+        << polled.error().message << "\"\n";
+  } else if (polled->has_value()) {
+    apply(**polled);
+    log << "Policy reloaded path=" << path_ << " profile=" << ProfileName((*polled)->profile)
+        << "\n";
+  }
+}
+
 Result<Policy> ParsePolicy(std::string_view yaml) {
   auto documents = LoadYamlNodes(yaml);
   if (!documents) {

@@ -8,7 +8,6 @@
 #include <mutex>
 #include <set>
 #include <sstream>
-#include <sys/stat.h>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -25,6 +24,8 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+
+#include "botsec/core/file_stamp.h"
 
 namespace botsec::serve {
 namespace {
@@ -52,25 +53,6 @@ Result<std::string> ReadFile(const std::string& path) {
   std::ostringstream text;
   text << file.rdbuf();
   return text.str();
-}
-
-// What identifies one version of a file: a rewrite or a symlink swap (how the kubelet updates a
-// mounted Secret) changes at least one of these.
-struct FileStamp {
-  dev_t device = 0;
-  ino_t inode = 0;
-  off_t size = -1;
-  std::int64_t mtime_ns = 0;
-  bool operator==(const FileStamp&) const = default;
-};
-
-FileStamp StampOf(const std::string& path) {
-  struct stat info {};
-  if (stat(path.c_str(), &info) != 0) {
-    return {};
-  }
-  return {info.st_dev, info.st_ino, info.st_size,
-          std::int64_t{info.st_mtim.tv_sec} * 1'000'000'000 + info.st_mtim.tv_nsec};
 }
 
 // A TLS server context for the pair, or why it cannot be had.
@@ -178,8 +160,8 @@ class Server::Impl {
   // The pair in service, and the stamps it was loaded from; the stamps of the last pair that
   // failed, so a broken pair is logged once. Touched only on workers_[0].
   std::shared_ptr<ssl::context> tls_;
-  std::pair<FileStamp, FileStamp> loaded_stamps_;
-  std::pair<FileStamp, FileStamp> failed_stamps_;
+  std::pair<core::FileStamp, core::FileStamp> loaded_stamps_;
+  std::pair<core::FileStamp, core::FileStamp> failed_stamps_;
   std::mutex shutdown_mu_;
   bool shut_down_ = false;
 };
@@ -393,8 +375,8 @@ Result<void> Server::Impl::Start() {
       return Fail(loaded.error());
     }
     tls_ = *loaded;
-    loaded_stamps_ = {StampOf(options_.tls->certificate_file),
-                      StampOf(options_.tls->private_key_file)};
+    loaded_stamps_ = {core::StampOf(options_.tls->certificate_file),
+                      core::StampOf(options_.tls->private_key_file)};
   }
   int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
@@ -464,8 +446,8 @@ void Server::Impl::PollCertificate() {
     if (error) {
       return;
     }
-    std::pair<FileStamp, FileStamp> now{StampOf(options_.tls->certificate_file),
-                                        StampOf(options_.tls->private_key_file)};
+    std::pair<core::FileStamp, core::FileStamp> now{core::StampOf(options_.tls->certificate_file),
+                                                    core::StampOf(options_.tls->private_key_file)};
     if (now != loaded_stamps_) {
       auto loaded = LoadTls(*options_.tls);
       if (loaded) {

@@ -339,7 +339,7 @@ Result<std::optional<std::chrono::seconds>> Reconciler::Reconcile(const std::str
     Log("Invalid BotSandbox sandbox=" + key + " error=\"" + sandbox.error().message + "\"");
     return std::optional<std::chrono::seconds>{};
   }
-  operator_plan::ReconcilePlan plan = operator_plan::Plan(Gather(*sandbox), options_.settings);
+  operator_plan::ReconcilePlan plan = operator_plan::Plan(Gather(*sandbox), Settings());
   if (options_.metrics != nullptr) {
     std::optional<api::Phase> phase = plan.status ? plan.status->phase : sandbox->status.phase;
     options_.metrics->SandboxPhase(key, api::PhaseName(phase.value_or(api::Phase::kPending)));
@@ -387,6 +387,21 @@ void Reconciler::Work(const std::stop_token& stop) {
       queue_.AddAfter(*key, next);
     }
     queue_.Done(*key);
+  }
+}
+
+api::SandboxSettings Reconciler::Settings() const {
+  std::lock_guard lock(policy_mu_);
+  return options_.settings;
+}
+
+void Reconciler::SetPolicy(policy::Policy policy) {
+  {
+    std::lock_guard lock(policy_mu_);
+    options_.settings.policy = std::move(policy);
+  }
+  for (const std::string& key : informers_->sandboxes->store().Keys()) {
+    queue_.Add(key);
   }
 }
 

@@ -1,6 +1,7 @@
 // botsec-operator against the real control plane (kube-apiserver, kube-controller-manager,
 // scheduler, KWOK): each BotSandbox becomes a fenced namespace and a running bot, kept that way.
 #include <csignal>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <map>
@@ -726,6 +727,52 @@ class OperatorLeaderTest : public OperatorResyncTest {
         cluster.dir() + "/logs/operator-" + ns_ + "-" + name + ".log");
   }
 };
+
+// --policy is re-read when the file changes (as a mounted ConfigMap does), by the replica that
+// leads, and every BotSandbox is reconciled again under the new policy.
+TEST_F(OperatorLeaderTest, ReloadsItsPolicyAndReconcilesEverySandboxUnderIt) {
+  BOTSEC_REQUIRE_CLUSTER();
+  std::string policy = cluster.dir() + "/tmp/operator-policy-" + ns_ + ".yaml";
+  auto write_policy = [&policy](const std::string& memory) {
+    std::ofstream(policy + ".new") << "apiVersion: botsec.io/v1alpha1\nkind: Policy\n"
+                                      "sandboxes:\n  maxResources: {memory: "
+                                   << memory << "}\n";
+    std::filesystem::rename(policy + ".new", policy);
+  };
+  write_policy("256Mi");
+  BackgroundProcess replica(
+      {BOTSEC_OPERATOR_PATH, "--kubeconfig=" + kubeconfig_, "--namespace-prefix=" + prefix_,
+       "--watch-namespace=" + ns_, "--leader-elect", "--leader-election-namespace=" + ns_,
+       "--health-probe-bind-address=0", "--policy=" + policy},
+      cluster.dir() + "/logs/operator-" + ns_ + "-reload.log");
+  ASSERT_TRUE(replica.started());
+  Create(cluster, ns_, "big",
+         {{"image", "ghcr.io/acme/bot:1"}, {"resources", {{"limits", {{"memory", "512Mi"}}}}}});
+  auto degraded_by = [](const std::string& reason) {
+    return [reason](const json& s) {
+      for (const json& condition : s.value("/status/conditions"_json_pointer, json::array())) {
+        if (condition.value("type", "") == "Degraded") {
+          return condition.value("status", "") == "True" && condition.value("reason", "") == reason;
+        }
+      }
+      return false;
+    };
+  };
+  json refused =
+      WaitFor(cluster, {"-n", ns_, "get", "bsb", "big", "-o", "json"}, degraded_by("OutOfBounds"));
+  ASSERT_TRUE(degraded_by("OutOfBounds")(refused)) << refused.dump(1) << replica.Errors();
+
+  write_policy("1Gi");
+  json running =
+      WaitFor(cluster, {"-n", ns_, "get", "bsb", "big", "-o", "json"},
+              [](const json& s) { return s.value("/status/phase"_json_pointer, "") == "Running"; });
+  EXPECT_EQ(running.value("/status/phase"_json_pointer, ""), "Running")
+      << running.dump(1) << replica.Errors();
+  EXPECT_NE(replica.Errors().find("Policy reloaded path=" + policy), std::string::npos)
+      << replica.Errors();
+  auto deleted = cluster.Kubectl({"-n", ns_, "delete", "bsb", "big", "--timeout=90s"});
+  EXPECT_TRUE(deleted && deleted->ok());
+}
 
 TEST_F(OperatorLeaderTest, OnlyTheLeaderWritesAndTheOtherTakesOver) {
   BOTSEC_REQUIRE_CLUSTER();

@@ -440,6 +440,39 @@ std::pair<std::string, std::string> Post(const std::string& address, const std::
   return {posted->out.substr(last + 1), posted->out.substr(0, last)};
 }
 
+// The policy file is re-read when it changes, as a mounted ConfigMap changes (a new file renamed
+// into place); a version that does not read is logged and the one in force stays.
+TEST_F(WebhookTest, ReloadsItsPolicyFileAndKeepsTheLastGoodOne) {
+  BOTSEC_REQUIRE_CLUSTER();
+  std::string ns = Namespace(cluster);
+  json writable = GoodPod("writable");
+  writable["spec"]["containers"][0]["securityContext"]["readOnlyRootFilesystem"] = false;
+  CommandOutput under_bot = Create(cluster, ns, writable, {"--dry-run=server"});
+  ASSERT_FALSE(under_bot.ok()) << "the bot profile wants a read-only root filesystem";
+  auto write_policy = [](const std::string& body) {
+    std::ofstream(dir_ + "/policy.new") << "apiVersion: botsec.io/v1alpha1\nkind: Policy\n" << body;
+    std::filesystem::rename(dir_ + "/policy.new", dir_ + "/policy.yaml");
+  };
+  write_policy("profile: pss-restricted\n");
+  EXPECT_TRUE(Eventually([&] { return Create(cluster, ns, writable, {"--dry-run=server"}).ok(); },
+                         std::chrono::seconds(10)))
+      << webhook_->Errors();
+  EXPECT_NE(webhook_->Errors().find("Policy reloaded path=" + dir_ +
+                                    "/policy.yaml profile=pss-restricted"),
+            std::string::npos)
+      << webhook_->Errors();
+
+  write_policy("profile: lenient\n");
+  EXPECT_TRUE(Eventually(
+      [&] { return webhook_->Errors().find("Policy not reloaded") != std::string::npos; },
+      std::chrono::seconds(10)))
+      << webhook_->Errors();
+  EXPECT_TRUE(Create(cluster, ns, writable, {"--dry-run=server"}).ok())
+      << "pss-restricted stays in force";
+  CommandOutput bad = Create(cluster, ns, BadPod("still-bad"), {"--dry-run=server"});
+  EXPECT_FALSE(bad.ok());
+}
+
 TEST_F(WebhookTest, AnswersBadInputWithAClearErrorAndServesProbesAndMetrics) {
   BOTSEC_REQUIRE_CLUSTER();
   std::string ca = dir_ + "/ca.crt";

@@ -79,8 +79,21 @@ void WebhookMetrics::Violation(const std::string& concern, const std::string& ch
   violations_.Add({{"concern", concern}, {"check", check}}).Increment();
 }
 
+void Admission::SetPolicy(policy::Policy policy) {
+  std::lock_guard lock(settings_mu_);
+  auto settings = std::make_shared<WebhookSettings>(*settings_);
+  settings->sandbox.policy = std::move(policy);
+  settings_ = std::move(settings);
+}
+
+std::shared_ptr<const WebhookSettings> Admission::Settings() const {
+  std::lock_guard lock(settings_mu_);
+  return settings_;
+}
+
 HttpAnswer Admission::Validate(std::string_view content_type, std::string_view body) {
   auto started = std::chrono::steady_clock::now();
+  std::shared_ptr<const WebhookSettings> settings = Settings();
   if (!content_type.starts_with("application/json")) {
     metrics_.Count("invalid", "invalid", std::chrono::steady_clock::now() - started);
     return {400, "text/plain; charset=utf-8",
@@ -96,11 +109,11 @@ HttpAnswer Admission::Validate(std::string_view content_type, std::string_view b
   if (request->operation == "DELETE" && !request->namespace_.empty()) {
     facts.namespace_terminating = facts_.NamespaceTerminating(request->namespace_);
   }
-  Decision decision = Decide(*request, settings_, facts);
+  Decision decision = Decide(*request, *settings, facts);
   if (!decision.secrets_to_authorize.empty()) {
     DenyUnreadableSecrets(decision,
                           facts_.UnreadableSecrets(*request, decision.secrets_to_authorize),
-                          *request, settings_);
+                          *request, *settings);
   }
   std::string verdict = !decision.verdict.allowed            ? "denied"
                         : !decision.verdict.warnings.empty() ? "warned"

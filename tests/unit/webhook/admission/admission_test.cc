@@ -145,6 +145,26 @@ TEST_F(AdmissionTest, RefusesABadPodCountsItAndWritesOneAuditLine) {
   EXPECT_TRUE(facts_.asked_namespaces.empty()) << "a CREATE needs no namespace lookup";
 }
 
+TEST_F(AdmissionTest, JudgesWithANewPolicyOnceItIsSet) {
+  Admission admission(settings_, facts_, metrics_, audit_);
+  Json writable = Json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "bot"},
+    "spec": {"automountServiceAccountToken": false,
+             "securityContext": {"runAsNonRoot": true, "runAsUser": 65532,
+                                 "seccompProfile": {"type": "RuntimeDefault"}},
+             "containers": [{"name": "bot", "image": "python:3.13",
+               "resources": {"limits": {"cpu": "500m", "memory": "512Mi"}},
+               "securityContext": {"allowPrivilegeEscalation": false,
+                                   "readOnlyRootFilesystem": false,
+                                   "capabilities": {"drop": ["ALL"]}}}]}})");
+  std::string review = Review("pods", "Pod", "", "CREATE", writable);
+  auto allowed = [&] {
+    return Json::parse(admission.Validate("application/json", review).body)["response"]["allowed"];
+  };
+  EXPECT_EQ(allowed(), false) << "the bot profile wants a read-only root filesystem";
+  admission.SetPolicy(policy::Policy::ForProfile(policy::Profile::kPssRestricted));
+  EXPECT_EQ(allowed(), true);
+}
+
 TEST_F(AdmissionTest, AnswersFourHundredForWhatIsNoAdmissionReviewAndCountsItInvalid) {
   HttpAnswer wrong_type = Validate("{}", "text/plain");
   EXPECT_EQ(wrong_type.status, 400);

@@ -31,12 +31,15 @@
 
 #include <array>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <optional>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "botsec/core/file_stamp.h"
 #include "botsec/core/result.h"
 #include "botsec/policy/engine.h"
 
@@ -103,6 +106,27 @@ core::Result<Policy> ParsePolicy(std::string_view yaml);
 // Reads the policy document in file `path` (a binary's --policy, read once at start-up). Errors
 // name the file: "--policy /etc/botsec/policy.yaml: line 3, column 1: ...".
 core::Result<Policy> ReadPolicyFile(const std::string& path);
+
+// Notices when a policy file changes (a rewrite, or the symlink swap of a ConfigMap update) and
+// reads it again. Not thread-safe: one caller polls.
+class PolicyReloader {
+ public:
+  // Remembers the file as it is now (read at start-up with ReadPolicyFile).
+  explicit PolicyReloader(std::string path);
+
+  // The policy, when the file changed since the last call and reads well; nullopt when it did not
+  // change. When it changed and does not read, the error, once for each version of the file: the
+  // caller keeps the policy it has.
+  core::Result<std::optional<Policy>> Poll();
+
+  // Poll, then `apply` a changed policy and log "Policy reloaded path=... profile=...", or log why
+  // a changed file was not taken (the policy in force stays).
+  void PollAndApply(const std::function<void(const Policy&)>& apply, std::ostream& log);
+
+ private:
+  std::string path_;
+  core::FileStamp seen_;
+};
 
 // "2h", "90m", "1h30m", "45s": a Go-style duration of whole seconds.
 core::Result<std::chrono::seconds> ParseDuration(std::string_view text);

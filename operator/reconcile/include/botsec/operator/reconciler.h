@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -64,6 +65,10 @@ class Reconciler {
   // Reconciles one BotSandbox ("namespace/name"). On success, when to look again (if ever).
   core::Result<std::optional<std::chrono::seconds>> Reconcile(const std::string& key);
 
+  // Renders and judges with `policy` from now on (a reloaded --policy), and reconciles every
+  // BotSandbox again under it. Safe to call from any thread.
+  void SetPolicy(policy::Policy policy);
+
   // Reconciles so far, and those that failed.
   [[nodiscard]] std::uint64_t reconciles() const { return reconciles_.load(); }
   [[nodiscard]] std::uint64_t failures() const { return failures_.load(); }
@@ -80,7 +85,11 @@ class Reconciler {
 
   kube::Client client_;
   core::Clock& clock_;
+  // The settings as they are now: options_.settings with the policy last set.
+  [[nodiscard]] api::SandboxSettings Settings() const;
+
   ReconcilerOptions options_;
+  mutable std::mutex policy_mu_;  // guards options_.settings.policy
   std::unique_ptr<Informers> informers_;
   kube::WorkQueue queue_;
   kube::EventRecorder events_;

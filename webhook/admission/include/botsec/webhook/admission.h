@@ -6,6 +6,7 @@
 #define BOTSEC_WEBHOOK_ADMISSION_H_
 
 #include <chrono>
+#include <memory>
 #include <mutex>
 #include <ostream>
 #include <string>
@@ -18,6 +19,7 @@
 #include <prometheus/registry.h>
 
 #include "botsec/kube/client.h"
+#include "botsec/policy/policy.h"
 #include "botsec/webhook/decide.h"
 #include "botsec/webhook/review.h"
 
@@ -81,7 +83,14 @@ class Admission {
   // `facts` and `metrics` outlive the Admission; audit lines go to `audit`, one per decision.
   Admission(WebhookSettings settings, const ClusterFacts& facts, WebhookMetrics& metrics,
             std::ostream& audit)
-      : settings_(std::move(settings)), facts_(facts), metrics_(metrics), audit_(audit) {}
+      : settings_(std::make_shared<const WebhookSettings>(std::move(settings))),
+        facts_(facts),
+        metrics_(metrics),
+        audit_(audit) {}
+
+  // Judges with `policy` from now on (a reloaded --policy); requests under way finish with the
+  // policy they started with.
+  void SetPolicy(policy::Policy policy);
 
   // A POSTed body: 200 with the AdmissionReview answering it, or 400 saying what is wrong with
   // it (not JSON, not an AdmissionReview, a Content-Type other than JSON). Safe to call from
@@ -91,7 +100,10 @@ class Admission {
  private:
   void Audit(const AdmissionRequest& request, const Decision& decision, std::string_view verdict);
 
-  WebhookSettings settings_;
+  [[nodiscard]] std::shared_ptr<const WebhookSettings> Settings() const;
+
+  mutable std::mutex settings_mu_;
+  std::shared_ptr<const WebhookSettings> settings_;  // guarded by settings_mu_
   const ClusterFacts& facts_;
   WebhookMetrics& metrics_;
   std::ostream& audit_;
