@@ -16,7 +16,7 @@ CTEST_ARGS ?=
 SOURCES = $(shell git ls-files '*.cc' '*.h' 2>/dev/null)
 
 .PHONY: help deps configure build test unit integration lint format cluster-up cluster-down \
-        cluster-status cluster-clean controlplane bench fuzz demo clean manifests verify
+        cluster-status cluster-clean controlplane bench fuzz demo clean manifests verify image
 
 help: ## List the targets
 	@echo "BotSec: run AI bots safely on Kubernetes"
@@ -61,6 +61,9 @@ unit: build ## Run the unit tests only
 
 integration: build cluster-up ## Run the integration tests only (against the real control plane)
 	@cd $(BUILD_DIR) && ctest -j $(JOBS) --output-on-failure -L integration $(CTEST_ARGS)
+
+image: build ## Build the operator and webhook image (OCI archive in build/image) without a Docker engine
+	@tools/build-image.sh build/bin build/image
 
 manifests: ## Render deploy/botsec.yaml from the Helm chart (placeholder certificates)
 	@tools/render-manifests.sh

@@ -13,6 +13,8 @@ packages=(
   googletest libgtest-dev libgmock-dev clang clang-format clang-tidy libclang-rt-14-dev
   # running the control plane and benchmarks
   openssl curl ca-certificates util-linux procps iproute2 wrk hyperfine
+  # the image (make image)
+  mmdebstrap umoci
 )
 
 missing=()
