@@ -401,8 +401,9 @@ void WriteFile(const std::string& path, const std::string& text) {
 // tokens of the chart's own ServiceAccounts (TokenRequest), the webhook on the chart's certificate
 // behind the chart's webhook configuration (registered by URL at this machine's loopback). A
 // BotSandbox naming an opted-in Secret is admitted (the webhook's SubjectAccessReview), fenced and
-// run, a deleted fence restored, a bad pod refused, the sandbox deleted with its namespace; and
-// `kubectl auth can-i` shows the identities cannot do what they need not.
+// run, a deleted fence restored, one with a TTL deleted when it expires, a bad pod refused, the
+// sandbox deleted with its namespace; and `kubectl auth can-i` shows the identities cannot do what
+// they need not.
 TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
   BOTSEC_REQUIRE_CLUSTER();
   ASSERT_TRUE(cluster.InstallCrds());
@@ -511,6 +512,24 @@ TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
         return back && back->ok();
       },
       std::chrono::seconds(10)))
+      << botsec_operator.Errors();
+
+  // TTL: a sandbox that expires is deleted, with its namespace (the operator deletes the
+  // BotSandbox).
+  json brief = {{"apiVersion", "botsec.io/v1alpha1"},
+                {"kind", "BotSandbox"},
+                {"metadata", {{"name", "brief"}, {"namespace", *bots}}},
+                {"spec", {{"image", "ghcr.io/acme/bot:1"}, {"lifetime", {{"ttl", "4s"}}}}}};
+  auto brief_created = cluster.Kubectl({"create", "-f", "-"}, brief.dump());
+  ASSERT_TRUE(brief_created && brief_created->ok())
+      << (brief_created ? brief_created->err : brief_created.error().message);
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto left = cluster.Kubectl({"-n", *bots, "get", "bsb", "brief"});
+        return left && !left->ok() && left->err.find("NotFound") != std::string::npos;
+      },
+      std::chrono::seconds(60)))
+      << "the expired sandbox is still there\n"
       << botsec_operator.Errors();
 
   // The webhook refuses a bad pod, with its message.
