@@ -43,6 +43,15 @@ std::vector<std::string> ValuesFiles() {
 
 std::string Helm(const Cluster& cluster) { return cluster.dir() + "/bin/helm"; }
 
+// helm with `args`, against the cluster, in namespace `ns`.
+std::vector<std::string> HelmIn(const Cluster& cluster, const std::string& ns,
+                                const std::vector<std::string>& args) {
+  std::vector<std::string> argv = {Helm(cluster), "--kubeconfig", cluster.kubeconfig(),
+                                   "--namespace", ns};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return argv;
+}
+
 // helm template as release "t" in namespace botsec-system; the objects, or why not.
 core::Result<std::vector<json>> Render(const Cluster& cluster, const std::string& values_file,
                                        const std::vector<std::string>& extra = {}) {
@@ -297,13 +306,7 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
   ASSERT_TRUE(ns) << ns.error().message;
   std::string release = "it-chart-" + std::to_string(getpid());
   std::string fullname = release + "-botsec";
-  std::vector<std::string> helm = {Helm(cluster), "--kubeconfig", cluster.kubeconfig(),
-                                   "--namespace", *ns};
-  auto with = [&helm](std::vector<std::string> args) {
-    std::vector<std::string> argv = helm;
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
+  auto with = [&](const std::vector<std::string>& args) { return HelmIn(cluster, *ns, args); };
   auto installed = RunCommand(
       with({"install", release, BOTSEC_CHART_DIR, "--values",
             std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set", "crds.install=false",
@@ -417,13 +420,7 @@ TEST(ChartTest, TheChartsServiceAccountsAreEnoughToRunBotSec) {
   std::string fullname = release + "-botsec";
   std::string prefix = "rb" + id + "-";
   std::string selector = "botsec.io/chart-rbac-" + id;
-  std::vector<std::string> helm = {Helm(cluster), "--kubeconfig", cluster.kubeconfig(),
-                                   "--namespace", *ns};
-  auto with = [&helm](std::vector<std::string> args) {
-    std::vector<std::string> argv = helm;
-    argv.insert(argv.end(), args.begin(), args.end());
-    return argv;
-  };
+  auto with = [&](const std::vector<std::string>& args) { return HelmIn(cluster, *ns, args); };
   auto installed = RunCommand(
       with({"install", release, BOTSEC_CHART_DIR, "--set", "crds.install=false", "--set",
             "sandboxViewerRole=", "--set", "webhook.url=https://127.0.0.1:" + std::to_string(port),
