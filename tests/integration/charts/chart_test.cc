@@ -294,11 +294,11 @@ TEST(ChartTest, BadValuesAreRefusedNamingThePath) {
   }
 }
 
-// helm install into the control plane (the CRD is already there, installed by the fixture, so
-// crds.install=false; the webhook registered by URL with a selector no namespace matches, so the
-// release judges nothing of the other tests'): every object accepted, both Deployments available
-// on the simulated nodes, the ValidatingAdmissionPolicy refusing the operator's identity outside
-// sandbox namespaces; then helm uninstall leaves nothing behind.
+// helm install into the control plane (the webhook registered by URL with a selector no namespace
+// matches, so the release judges nothing of the other tests'): every object accepted, the CRD
+// updated, both Deployments available on the simulated nodes, the ValidatingAdmissionPolicy
+// refusing the operator's identity outside sandbox namespaces; then helm uninstall leaves nothing
+// behind but the CRD, kept with the users' BotSandboxes.
 TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
   BOTSEC_REQUIRE_CLUSTER();
   ASSERT_TRUE(cluster.InstallCrds());
@@ -307,11 +307,20 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
   std::string release = "it-chart-" + std::to_string(getpid());
   std::string fullname = release + "-botsec";
   auto with = [&](const std::vector<std::string>& args) { return HelmIn(cluster, *ns, args); };
-  auto installed = RunCommand(
-      with({"install", release, BOTSEC_CHART_DIR, "--values",
-            std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set", "crds.install=false",
-            "--set", "sandboxViewerRole=" + release + "-viewer", "--wait", "--timeout", "180s"}),
-      "", std::chrono::seconds(240));
+  // The CRD the fixture installed is handed to this release, the way helm adopts an object, so
+  // that the chart installs (updates) it and its uninstall must keep it.
+  const std::string crd = "customresourcedefinition/botsandboxes.botsec.io";
+  auto crd_annotated =
+      cluster.Kubectl({"annotate", crd, "--overwrite", "meta.helm.sh/release-name=" + release,
+                       "meta.helm.sh/release-namespace=" + *ns});
+  auto crd_labelled =
+      cluster.Kubectl({"label", crd, "--overwrite", "app.kubernetes.io/managed-by=Helm"});
+  ASSERT_TRUE(crd_annotated && crd_annotated->ok() && crd_labelled && crd_labelled->ok());
+  auto installed =
+      RunCommand(with({"install", release, BOTSEC_CHART_DIR, "--values",
+                       std::string(BOTSEC_CHART_VALUES_DIR) + "/url.yaml", "--set",
+                       "sandboxViewerRole=" + release + "-viewer", "--wait", "--timeout", "180s"}),
+                 "", std::chrono::seconds(240));
   ASSERT_TRUE(installed) << installed.error().message;
   ASSERT_TRUE(installed->ok()) << installed->out << installed->err;
   EXPECT_NE(installed->out.find("STATUS: deployed"), std::string::npos) << installed->out;
@@ -356,10 +365,22 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
   EXPECT_TRUE(inside->ok()) << inside->err;
   cluster.DeleteNamespace(*sandbox);
 
+  json kept_sandbox = {{"apiVersion", "botsec.io/v1alpha1"},
+                       {"kind", "BotSandbox"},
+                       {"metadata", {{"name", "kept"}, {"namespace", *ns}}},
+                       {"spec", {{"image", "ghcr.io/acme/bot:1"}}}};
+  auto stored = cluster.Kubectl({"create", "-f", "-"}, kept_sandbox.dump());
+  ASSERT_TRUE(stored && stored->ok()) << (stored ? stored->err : "");
+
   auto uninstalled = RunCommand(with({"uninstall", release, "--wait", "--timeout", "120s"}), "",
                                 std::chrono::seconds(180));
   ASSERT_TRUE(uninstalled) << uninstalled.error().message;
   EXPECT_TRUE(uninstalled->ok()) << uninstalled->err;
+  // helm.sh/resource-policy: keep: the CRD, and with it the users' BotSandboxes, stay.
+  auto crd_left = cluster.Kubectl({"get", crd});
+  EXPECT_TRUE(crd_left && crd_left->ok()) << "the CRD went with the release";
+  auto sandbox_left = cluster.Kubectl({"-n", *ns, "get", "bsb", "kept"});
+  EXPECT_TRUE(sandbox_left && sandbox_left->ok()) << "a user's BotSandbox went with the release";
   for (const char* kind : {"clusterroles", "clusterrolebindings", "validatingwebhookconfigurations",
                            "validatingadmissionpolicies", "validatingadmissionpolicybindings"}) {
     auto left =
