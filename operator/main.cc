@@ -43,13 +43,11 @@ botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
                               "--resync-period: " + resync.error().message);
   }
   options.resync_period = *resync;
-  std::string workers(flags.Get("workers"));
-  if (workers.empty() || workers.size() > 3 ||
-      workers.find_first_not_of("0123456789") != std::string::npos || std::stoi(workers) < 1) {
-    return botsec::core::Fail(botsec::core::ErrorCode::kInvalidArgument,
-                              "--workers: \"" + workers + "\" is not a number from 1 to 999");
+  auto workers = flags.Int("workers", 1, 999);
+  if (!workers) {
+    return botsec::core::Fail(workers.error());
   }
-  options.workers = std::stoi(workers);
+  options.workers = *workers;
   options.watch_namespace = std::string(flags.Get("watch-namespace"));
   return options;
 }

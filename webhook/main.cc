@@ -86,12 +86,9 @@ int main(int argc, char** argv) {
                  "API server calls webhooks over HTTPS only\n";
     return 2;
   }
-  std::string threads_text(outcome.flags.Get("threads"));
-  if (threads_text.empty() || threads_text.size() > 2 ||
-      threads_text.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(threads_text) < 1) {
-    std::cerr << "botsec-webhook: --threads: \"" << threads_text
-              << "\" is not a number from 1 to 99\n";
+  auto threads = outcome.flags.Int("threads", 1, 99);
+  if (!threads) {
+    std::cerr << "botsec-webhook: " << threads.error().message << "\n";
     return 2;
   }
   auto client = botsec::kube::NewClient(std::string(outcome.flags.Get("kubeconfig")));
@@ -123,7 +120,7 @@ int main(int argc, char** argv) {
   std::string address(outcome.flags.Get("bind-address"));
   auto server = botsec::serve::Server::Start({.bind_address = address,
                                               .tls = botsec::serve::TlsFiles{cert, key},
-                                              .threads = std::stoi(threads_text),
+                                              .threads = *threads,
                                               .max_body_bytes = botsec::webhook::kMaxReviewBytes},
                                              std::move(routes));
   if (!server) {

@@ -1019,16 +1019,6 @@ void PrintReport(const Options& options, const std::vector<Json>& one,
 
 // --- main ----------------------------------------------------------------------------------------
 
-Result<int> PositiveFlag(const botsec::core::ParsedFlags& flags, std::string_view name) {
-  std::string text(flags.Get(name));
-  if (text.empty() || text.size() > 6 ||
-      text.find_first_not_of("0123456789") != std::string::npos || std::stoi(text) < 1) {
-    return Fail(ErrorCode::kInvalidArgument,
-                "--" + std::string(name) + ": \"" + text + "\" is not a positive number");
-  }
-  return std::stoi(text);
-}
-
 // Refuses to run on the shared cluster: the bench cleans its cluster between and after the sides.
 Result<std::pair<std::string, int>> PrivateCluster() {
   const char* dir = std::getenv("BOTSEC_CLUSTER_DIR");
@@ -1056,7 +1046,7 @@ Result<Options> ReadOptions(const botsec::core::ParsedFlags& flags) {
   for (auto [name, target] :
        {std::pair{"sandboxes", &options.sandboxes}, std::pair{"workers", &options.workers},
         std::pair{"client-threads", &options.client_threads}}) {
-    auto value = PositiveFlag(flags, name);
+    auto value = flags.Int(name, 1, 999999);
     if (!value) {
       return Fail(value.error());
     }
@@ -1064,7 +1054,7 @@ Result<Options> ReadOptions(const botsec::core::ParsedFlags& flags) {
   }
   options.floor_threads = options.workers;
   if (flags.WasSet("floor-threads")) {
-    auto value = PositiveFlag(flags, "floor-threads");
+    auto value = flags.Int("floor-threads", 1, 999999);
     if (!value) {
       return Fail(value.error());
     }

@@ -94,16 +94,14 @@ int main(int argc, char** argv) try {
   }
   std::string cert(outcome.flags.Get("tls-cert-file"));
   std::string key(outcome.flags.Get("tls-private-key-file"));
-  std::string threads(outcome.flags.Get("threads"));
-  if (cert.empty() || key.empty() || threads.empty() ||
-      threads.find_first_not_of("0123456789") != std::string::npos || threads.size() > 2 ||
-      std::stoi(threads) < 1) {
-    std::cerr << "cpprest_webhook: --tls-cert-file, --tls-private-key-file and --threads (1-99) "
-                 "are required\n";
+  auto threads = outcome.flags.Int("threads", 1, 99);
+  if (cert.empty() || key.empty() || !threads) {
+    std::cerr << "cpprest_webhook: --tls-cert-file and --tls-private-key-file are required"
+              << (threads ? "" : "; " + threads.error().message) << "\n";
     return 2;
   }
   // Before anything touches the pool: it is sized once.
-  crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(std::stoi(threads)));
+  crossplat::threadpool::initialize_with_threads(static_cast<std::size_t>(*threads));
 
   botsec::webhook::KeepFreedHeapForReuse();
   auto registry = std::make_shared<prometheus::Registry>();
@@ -130,7 +128,7 @@ int main(int argc, char** argv) try {
     std::cerr << "cpprest_webhook: listening on " << address << ": " << error.what() << "\n";
     return 2;
   }
-  std::cerr << "Serving paths=/ address=" << address << " threads=" << threads << "\n";
+  std::cerr << "Serving paths=/ address=" << address << " threads=" << *threads << "\n";
   while (g_signalled == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

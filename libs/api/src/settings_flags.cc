@@ -50,22 +50,7 @@ Result<std::string> PodSecurityVersion(std::string_view version) {
   return std::string(version);
 }
 
-}  // namespace
-
-void AddSandboxSettingsFlags(core::FlagSet& flags) {
-  const SandboxSettings defaults;
-  flags
-      .String("namespace-prefix", "PREFIX", defaults.namespace_prefix,
-              "prefix of every sandbox namespace")
-      .String("policy", "FILE", "", "the policy document (libs/policy): bounds and checks")
-      .String("default-requests", "LIST", FormatResources(defaults.default_requests),
-              "the bot container's requests where a BotSandbox leaves them out")
-      .String("default-limits", "LIST", FormatResources(defaults.default_limits),
-              "the bot container's limits where a BotSandbox leaves them out")
-      .String("pod-security-version", "VERSION", defaults.pod_security_version,
-              "pod-security.kubernetes.io/enforce-version of every sandbox namespace");
-}
-
+// "cpu=100m,memory=128Mi" as a resource list; errors name `flag` and the entry.
 Result<ResourceList> ParseResourceFlag(std::string_view flag, std::string_view text) {
   ResourceList list;
   std::size_t start = 0;
@@ -92,6 +77,22 @@ Result<ResourceList> ParseResourceFlag(std::string_view flag, std::string_view t
     list[name] = value;
   }
   return list;
+}
+
+}  // namespace
+
+void AddSandboxSettingsFlags(core::FlagSet& flags) {
+  const SandboxSettings defaults;
+  flags
+      .String("namespace-prefix", "PREFIX", defaults.namespace_prefix,
+              "prefix of every sandbox namespace")
+      .String("policy", "FILE", "", "the policy document (libs/policy): bounds and checks")
+      .String("default-requests", "LIST", FormatResources(defaults.default_requests),
+              "the bot container's requests where a BotSandbox leaves them out")
+      .String("default-limits", "LIST", FormatResources(defaults.default_limits),
+              "the bot container's limits where a BotSandbox leaves them out")
+      .String("pod-security-version", "VERSION", defaults.pod_security_version,
+              "pod-security.kubernetes.io/enforce-version of every sandbox namespace");
 }
 
 Result<SandboxSettings> SandboxSettingsFromFlags(const core::ParsedFlags& flags) {

@@ -1,6 +1,7 @@
 #include "botsec/core/flags.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cstddef>
 #include <span>
 #include <sstream>
@@ -39,6 +40,19 @@ std::string_view ParsedFlags::Get(std::string_view name) const {
 bool ParsedFlags::Bool(std::string_view name) const { return Get(name) == "true"; }
 
 bool ParsedFlags::WasSet(std::string_view name) const { return set_.contains(name); }
+
+Result<int> ParsedFlags::Int(std::string_view name, int min, int max) const {
+  std::string_view text = Get(name);
+  int value = 0;
+  auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size() || value < min ||
+      value > max) {
+    return Fail(ErrorCode::kInvalidArgument, "--" + std::string(name) + ": \"" + std::string(text) +
+                                                 "\" is not a number from " + std::to_string(min) +
+                                                 " to " + std::to_string(max));
+  }
+  return value;
+}
 
 FlagSet::FlagSet(std::string program, std::string summary, std::string usage)
     : program_(std::move(program)), summary_(std::move(summary)), usage_(std::move(usage)) {

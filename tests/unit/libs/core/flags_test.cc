@@ -33,6 +33,27 @@ TEST(FlagsTest, DefaultsHoldWhenNothingIsGiven) {
   EXPECT_TRUE(parsed->positional().empty());
 }
 
+TEST(FlagsTest, IntReadsAWholeNumberInRangeAndNamesTheFlagOtherwise) {
+  FlagSet flags("prog", "does things");
+  flags.String("threads", "N", "2", "Threads.");
+  auto defaulted = flags.Parse({});
+  ASSERT_TRUE(defaulted);
+  EXPECT_EQ(defaulted->Int("threads", 1, 99).value_or(-1), 2);
+  auto given = flags.Parse(std::vector<std::string_view>{"--threads=99"});
+  ASSERT_TRUE(given);
+  EXPECT_EQ(given->Int("threads", 1, 99).value_or(-1), 99);
+  for (std::string_view bad : {"--threads=0", "--threads=100", "--threads=x", "--threads=",
+                               "--threads=4x", "--threads=-3", "--threads=99999999999"}) {
+    auto parsed = flags.Parse(std::vector<std::string_view>{bad});
+    ASSERT_TRUE(parsed) << bad;
+    auto value = parsed->Int("threads", 1, 99);
+    ASSERT_FALSE(value) << bad;
+    EXPECT_EQ(value.error().code, ErrorCode::kInvalidArgument);
+    std::string text(bad.substr(std::string_view("--threads=").size()));
+    EXPECT_EQ(value.error().message, "--threads: \"" + text + "\" is not a number from 1 to 99");
+  }
+}
+
 TEST(FlagsTest, AcceptsEqualsAndSpaceSeparatedValues) {
   auto parsed = ParseArgs({"--kubeconfig=/a", "--metrics-bind-address", "127.0.0.1:9"});
   ASSERT_TRUE(parsed) << parsed.error().message;

@@ -4,7 +4,6 @@
 #ifndef BOTSEC_API_SETTINGS_FLAGS_H_
 #define BOTSEC_API_SETTINGS_FLAGS_H_
 
-#include <string_view>
 
 #include "botsec/api/render.h"
 #include "botsec/core/flags.h"
@@ -19,9 +18,6 @@ void AddSandboxSettingsFlags(core::FlagSet& flags);
 // Reads them. Errors (kInvalidArgument) name the flag and what is wrong:
 // `--default-limits: memory: "lots" is not a positive quantity`.
 core::Result<SandboxSettings> SandboxSettingsFromFlags(const core::ParsedFlags& flags);
-
-// "cpu=100m,memory=128Mi" as a resource list; errors name `flag` and the entry.
-core::Result<ResourceList> ParseResourceFlag(std::string_view flag, std::string_view text);
 
 }  // namespace botsec::api
 

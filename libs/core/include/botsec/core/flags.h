@@ -25,6 +25,9 @@ class ParsedFlags {
   [[nodiscard]] std::string_view Get(std::string_view name) const;
   // True when a boolean flag was given (and not given as `=false`).
   [[nodiscard]] bool Bool(std::string_view name) const;
+  // The value of a flag as a whole number from `min` to `max`; otherwise an error naming the flag:
+  // `--threads: "x" is not a number from 1 to 99`.
+  [[nodiscard]] Result<int> Int(std::string_view name, int min, int max) const;
   // True when the flag appeared on the command line at all.
   [[nodiscard]] bool WasSet(std::string_view name) const;
   [[nodiscard]] const std::vector<std::string>& positional() const { return positional_; }
