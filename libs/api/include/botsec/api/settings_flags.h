@@ -4,7 +4,6 @@
 #ifndef BOTSEC_API_SETTINGS_FLAGS_H_
 #define BOTSEC_API_SETTINGS_FLAGS_H_
 
-
 #include "botsec/api/render.h"
 #include "botsec/core/flags.h"
 #include "botsec/core/result.h"
