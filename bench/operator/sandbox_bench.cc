@@ -1,14 +1,14 @@
 // make bench: botsec-operator making N sandboxes, against the floor: the same objects made by a
-// bare client (POSTed; and, to show what server-side apply itself costs, applied). Each side runs on a fresh private control plane (tools/cluster.sh in
-// $BOTSEC_CLUSTER_DIR on $BOTSEC_CLUSTER_PORT_BASE, which tools/bench-operator.sh sets and cleans
-// up), the operator first. Prints the time from the first create until every sandbox runs and
-// every object exists, the operator's CPU time and peak RSS, the mutating requests per sandbox of
-// each side's identity (the kube-apiserver's audit log), the writes of one resync window once
-// converged, and the ratios botsec/floor.
+// bare client, POSTed; and, to show what server-side apply itself costs, applied. Each side runs
+// on a fresh private control plane (tools/cluster.sh in $BOTSEC_CLUSTER_DIR on
+// $BOTSEC_CLUSTER_PORT_BASE, which tools/bench-operator.sh sets and cleans up), the operator
+// first. Prints the time from the first create until every sandbox runs and every object exists,
+// the operator's CPU time and peak RSS, the mutating requests per sandbox of each side's identity
+// (the kube-apiserver's audit log), the writes of one resync window once converged, and the
+// ratios botsec/floor.
 //   sandbox_bench [--sandboxes N] [--workers N] [--floor-threads N] [--client-threads N]
 //                 [--resync-period D] [--skip-resync-window]
-//                 [--phases operator,floor,apply-floor]
-//                 [--timeout D]
+//                 [--phases operator,floor,apply-floor] [--timeout D]
 #include <algorithm>
 #include <array>
 #include <atomic>
