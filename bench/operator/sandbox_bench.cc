@@ -969,8 +969,8 @@ void PrintReport(const Options& options, const std::vector<Json>& one,
                 figures.control_plane_cpu_seconds, "-",
                 static_cast<double>(figures.writes.total) / n);
   };
-  auto ratio_row = [&](const std::string& label, double converge, double cpu,
-                       double control_plane, std::size_t writes, const FloorFigures& base) {
+  auto ratio_row = [&](const std::string& label, double converge, double cpu, double control_plane,
+                       std::size_t writes, const FloorFigures& base) {
     std::printf("  %-28s %9.2fx %11s %6.1fx %14.2fx %13s %13.2fx\n", label.c_str(),
                 converge / base.converge_seconds, "", cpu / base.cpu_seconds,
                 control_plane / base.control_plane_cpu_seconds, "",
