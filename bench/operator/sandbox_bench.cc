@@ -595,10 +595,11 @@ class Writers {
   std::vector<std::jthread> threads_;  // last: joined first
 };
 
-// POSTs `object`, retrying a refusal every 100 ms (an AlreadyExists after a retry counts as made).
 // How the floor writes: POST (create), or server-side apply as the operator writes.
 enum class FloorWrite { kCreate, kApply };
 
+// POSTs (or applies, `how`) `object`, retrying a refusal every 100 ms (an AlreadyExists after a
+// retry counts as made).
 Result<void> CreateObject(const botsec::kube::Client& client,
                           const botsec::kube::Resource& resource, const Json& object,
                           std::atomic<int>& retries, FloorWrite how = FloorWrite::kCreate) {
