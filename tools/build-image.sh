@@ -11,7 +11,7 @@ set -euo pipefail
 bin=${1:?usage: build-image.sh BIN_DIR OUT_DIR}
 out=${2:?usage: build-image.sh BIN_DIR OUT_DIR}
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-version=$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$here/../charts/botsec/Chart.yaml")
+version=$("$here/app-version.sh")
 suite=bookworm
 mirror=${BOTSEC_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 uid=65532
@@ -67,21 +67,27 @@ umoci config --image "$layout:$version" --config.user "$uid:$uid" \
 umoci gc --layout "$layout"
 mkdir -p "$out"
 archive=$out/botsec-$version.oci.tar
-tar -C "$layout" -cf "$archive.tmp" . && mv "$archive.tmp" "$archive"
+# Written beside its final name and moved there only once it has passed the checks below, so that
+# a failed check leaves no archive behind under the tag.
+staged=$work/botsec-$version.oci.tar
+tar -C "$layout" -cf "$staged" .
 
-log "step 3/4: unpacking $archive afresh"
+log "step 3/4: unpacking the archive afresh"
 check=$work/check
 mkdir -p "$check/layout"
-tar -C "$check/layout" -xf "$archive"
+tar -C "$check/layout" -xf "$staged"
 umoci unpack --image "$check/layout:$version" "$check/bundle" >/dev/null
 log "step 4/4: each binary's --version inside it, as user $uid"
 for b in botsec-operator botsec-webhook botsec; do
   said=$(chroot --userspec="$uid:$uid" "$check/bundle/rootfs" "/usr/bin/$b" --version) ||
     fail "$b --version failed inside the image"
+  [[ " $said " == *" $version "* ]] ||
+    fail "$b says \"$said\": not version $version, the image's tag (CMakeLists.txt and Chart.yaml disagree)"
   log "  $said"
 done
 uid_inside=$(grep -o '"uid": *[0-9]*' "$check/bundle/config.json" | head -1 | grep -o '[0-9]*$')
 [[ "$uid_inside" == "$uid" ]] || fail "the image runs as uid ${uid_inside:-?}, not $uid"
+mv "$staged" "$archive.tmp" && mv "$archive.tmp" "$archive"
 layers=$(find "$check/layout/blobs" -type f -size +100k -printf '%s\n' | awk '{s += $1} END {print s}')
 log "image: $archive: $(du -h "$archive" | cut -f1) as an archive, compressed layer $((layers / 1024)) KiB, root filesystem $(du -sh "$check/bundle/rootfs" | cut -f1), runs as uid $uid_inside"
 echo "$archive"

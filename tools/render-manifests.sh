@@ -12,7 +12,7 @@ helm="$("$here/build-controlplane.sh")/helm"
 
 render() {
   printf '# BotSec %s, rendered from charts/botsec by `make manifests`: do not edit (make verify\n' \
-    "$(sed -n 's/^appVersion: *"\{0,1\}\([^"]*\)"\{0,1\}$/\1/p' "$root/charts/botsec/Chart.yaml")"
+    "$("$here/app-version.sh")"
   printf '# fails when this file is stale). Namespace botsec-system; placeholder certificates:\n'
   printf '# see deploy/README.md before applying.\n'
   "$helm" template botsec "$root/charts/botsec" --namespace botsec-system \
