@@ -52,36 +52,59 @@ botsec::core::Result<botsec::operator_reconcile::ReconcilerOptions> Options(
   return options;
 }
 
-// What /readyz reports of the controller: a standby replica is ready (to take over); the one
-// that reconciles is ready once every informer has listed.
-class ControllerReadiness {
+// The reconciler this replica runs (while it leads, or always without leader election), and
+// what the rest of main asks of it: /readyz (a standby replica is ready, to take over; the one
+// that reconciles is ready once every informer has listed) and reloaded policies (they go to the
+// running reconciler and to the options of the next, for a replica that starts leading later).
+class Controller {
  public:
-  explicit ControllerReadiness(bool leading) : leading_(leading) {}
-  void Lead(const botsec::operator_reconcile::Reconciler* reconciler) {
+  Controller(botsec::operator_reconcile::ReconcilerOptions options, bool leading)
+      : options_(std::move(options)), leading_(leading) {}
+
+  // Reconciles until `stop`.
+  void Run(const botsec::kube::Client& client, botsec::core::Clock& clock,
+           const std::stop_token& stop) {
+    botsec::operator_reconcile::Reconciler reconciler(client, clock, Options());
+    {
+      std::lock_guard lock(mu_);
+      leading_ = true;
+      current_ = &reconciler;
+    }
+    reconciler.Run(stop);
     std::lock_guard lock(mu_);
-    leading_ = true;
-    reconciler_ = reconciler;
+    current_ = nullptr;
   }
-  void Release() {
-    std::lock_guard lock(mu_);
-    reconciler_ = nullptr;
-  }
-  botsec::core::Result<void> Check() const {
+
+  botsec::core::Result<void> Ready() const {
     std::lock_guard lock(mu_);
     if (!leading_) {
       return {};
     }
-    if (reconciler_ == nullptr || !reconciler_->Synced()) {
+    if (current_ == nullptr || !current_->Synced()) {
       return botsec::core::Fail(botsec::core::ErrorCode::kUnavailable,
                                 "the informers' caches have not synced yet");
     }
     return {};
   }
 
+  void SetPolicy(const botsec::policy::Policy& policy) {
+    std::lock_guard lock(mu_);
+    options_.settings.policy = policy;
+    if (current_ != nullptr) {
+      current_->SetPolicy(policy);
+    }
+  }
+
  private:
+  botsec::operator_reconcile::ReconcilerOptions Options() const {
+    std::lock_guard lock(mu_);
+    return options_;
+  }
+
   mutable std::mutex mu_;
+  botsec::operator_reconcile::ReconcilerOptions options_;
   bool leading_;
-  const botsec::operator_reconcile::Reconciler* reconciler_ = nullptr;
+  botsec::operator_reconcile::Reconciler* current_ = nullptr;
 };
 
 // Starts a server for `routes` on the address of `flag`, or none when it is "0"; an error naming
@@ -109,34 +132,6 @@ botsec::core::Result<std::unique_ptr<botsec::serve::Server>> Serve(std::string_v
             << "\n";
   return server;
 }
-
-// The options the next Reconciler starts with, and the one running now: a reloaded policy goes
-// to both, so that a replica that starts leading later uses it too.
-class LivePolicy {
- public:
-  explicit LivePolicy(botsec::operator_reconcile::ReconcilerOptions options)
-      : options_(std::move(options)) {}
-  botsec::operator_reconcile::ReconcilerOptions Options() const {
-    std::lock_guard lock(mu_);
-    return options_;
-  }
-  void Attach(botsec::operator_reconcile::Reconciler* reconciler) {
-    std::lock_guard lock(mu_);
-    current_ = reconciler;
-  }
-  void Set(const botsec::policy::Policy& policy) {
-    std::lock_guard lock(mu_);
-    options_.settings.policy = policy;
-    if (current_ != nullptr) {
-      current_->SetPolicy(policy);
-    }
-  }
-
- private:
-  mutable std::mutex mu_;
-  botsec::operator_reconcile::ReconcilerOptions options_;
-  botsec::operator_reconcile::Reconciler* current_ = nullptr;
-};
 
 }  // namespace
 
@@ -172,14 +167,14 @@ int main(int argc, char** argv) {
   auto registry = std::make_shared<prometheus::Registry>();
   botsec::operator_reconcile::ControllerMetrics metrics(*registry);
   options->metrics = &metrics;
-  ControllerReadiness readiness(!outcome.flags.Bool("leader-elect"));
+  Controller controller(*options, /*leading=*/!outcome.flags.Bool("leader-elect"));
   metrics.SetLeader(!outcome.flags.Bool("leader-elect"));
   auto ping = [] { return botsec::core::Result<void>{}; };
   botsec::serve::Routes probes{
       {"/healthz", botsec::serve::HealthHandler("healthz", {{"ping", ping}})},
       {"/readyz",
-       botsec::serve::HealthHandler("readyz", {{"ping", ping}, {"informers-synced", [&readiness] {
-                                                                  return readiness.Check();
+       botsec::serve::HealthHandler("readyz", {{"ping", ping}, {"informers-synced", [&controller] {
+                                                                  return controller.Ready();
                                                                 }}})}};
   botsec::serve::Routes metric_routes{{"/metrics", botsec::serve::MetricsHandler(registry)}};
   std::string metrics_address(outcome.flags.Get("metrics-bind-address"));
@@ -204,7 +199,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   botsec::core::RealClock clock;
-  LivePolicy live(*options);
   std::atomic<bool> lost{false};
   std::jthread runner;
   if (outcome.flags.Bool("leader-elect")) {
@@ -231,13 +225,7 @@ int main(int argc, char** argv) {
                                                     << "/" << election.lease_name
                                                     << " identity=" << election.identity << "\n";
                                           metrics.SetLeader(true);
-                                          botsec::operator_reconcile::Reconciler reconciler(
-                                              *client, clock, live.Options());
-                                          readiness.Lead(&reconciler);
-                                          live.Attach(&reconciler);
-                                          reconciler.Run(work);
-                                          live.Attach(nullptr);
-                                          readiness.Release();
+                                          controller.Run(*client, clock, work);
                                         },
                                     .on_stopped_leading =
                                         [&] {
@@ -253,14 +241,8 @@ int main(int argc, char** argv) {
       }
     });
   } else {
-    runner = std::jthread([&](const std::stop_token& stop) {
-      botsec::operator_reconcile::Reconciler reconciler(*client, clock, live.Options());
-      readiness.Lead(&reconciler);
-      live.Attach(&reconciler);
-      reconciler.Run(stop);
-      live.Attach(nullptr);
-      readiness.Release();
-    });
+    runner =
+        std::jthread([&](const std::stop_token& stop) { controller.Run(*client, clock, stop); });
   }
   std::cerr << "Starting botsec-operator workers=" << options->workers << "\n";
   std::string policy_path(outcome.flags.Get("policy"));
@@ -268,7 +250,8 @@ int main(int argc, char** argv) {
   for (int tick = 1; g_signalled == 0 && !lost; ++tick) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     if (!policy_path.empty() && tick % 40 == 0) {  // every 2 s
-      reloader.PollAndApply([&live](const auto& policy) { live.Set(policy); }, std::cerr);
+      reloader.PollAndApply([&controller](const auto& policy) { controller.SetPolicy(policy); },
+                            std::cerr);
     }
   }
   if (lost) {
