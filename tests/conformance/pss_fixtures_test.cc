@@ -17,6 +17,7 @@
 #include "botsec/policy/engine.h"
 #include "botsec/policy/yaml.h"
 #include "support/command.h"
+#include "support/judge_both_ways.h"
 
 namespace botsec::policy {
 namespace {
@@ -116,7 +117,7 @@ class PssFixturesTest : public ::testing::Test {
       std::vector<fs::path> files = YamlFiles(dir);
       EXPECT_FALSE(files.empty()) << "no fixtures in " << dir;
       for (const fs::path& file : files) {
-        auto violations = Judge(ReadPod(file), profile);
+        auto violations = testing::JudgeBothWays(ReadPod(file), Policy::ForProfile(profile));
         ++judged;
         if (!violations) {
           ADD_FAILURE() << file << ": " << violations.error().message;
@@ -167,7 +168,7 @@ TEST_F(PssFixturesTest, BotDeniesEveryRestrictedFailFixture) {
   ASSERT_FALSE(files.empty());
   int denied = 0;
   for (const fs::path& file : files) {
-    auto violations = Judge(ReadPod(file), Profile::kBot);
+    auto violations = testing::JudgeBothWays(ReadPod(file), Policy::ForProfile(Profile::kBot));
     ASSERT_TRUE(violations) << file << ": " << violations.error().message;
     if (!violations->empty()) {
       ++denied;

@@ -22,9 +22,12 @@ bool IsDigest(std::string_view image) {
          });
 }
 
+template <typename View>
 class BotChecker {
  public:
-  BotChecker(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+  using Container = ContainerRef<View>;
+
+  BotChecker(const PodTemplateRef<View>& ref, const std::vector<Container>& containers,
              const BotChecks& checks, std::vector<Violation>& out)
       : ref_(ref), checks_(checks), out_(out), pod_(ref.spec_path), containers_(containers) {}
 
@@ -48,13 +51,13 @@ class BotChecker {
   }
 
   void ReadOnlyRootFilesystem() {
-    for (const ContainerRef& c : containers_) {
-      const Json* value = Get(Get(c.json, "securityContext"), "readOnlyRootFilesystem");
-      if (value != nullptr && value->is_boolean() && value->get<bool>()) {
+    for (const Container& c : containers_) {
+      View value = c.json.Get("securityContext").Get("readOnlyRootFilesystem");
+      if (value.is_boolean() && value.boolean()) {
         continue;
       }
       FieldPath field = c.path.Key("securityContext").Key("readOnlyRootFilesystem");
-      if (value == nullptr) {
+      if (!value) {
         Add("readOnlyRootFilesystem", field,
             "Required value: must be true (write to an emptyDir volume instead)");
       } else {
@@ -64,25 +67,18 @@ class BotChecker {
   }
 
   void ServiceAccountToken() {
-    const Json* automount = Get(ref_.spec, "automountServiceAccountToken");
+    View automount = ref_.spec.Get("automountServiceAccountToken");
     FieldPath field = pod_.Key("automountServiceAccountToken");
-    if (automount == nullptr) {
+    if (!automount) {
       Add("serviceAccountToken", field,
           "Required value: must be false: a bot gets no Kubernetes API token");
-    } else if (!automount->is_boolean() || automount->get<bool>()) {
+    } else if (!automount.is_boolean() || automount.boolean()) {
       Add("serviceAccountToken", field, "Forbidden: must be false: a bot gets no API token");
     }
-    const Json* volumes = Get(ref_.spec, "volumes");
-    if (volumes == nullptr || !volumes->is_array()) {
-      return;
-    }
-    for (std::size_t i = 0; i < volumes->size(); ++i) {
-      const Json* sources = Get(Get(&(*volumes)[i], "projected"), "sources");
-      if (sources == nullptr || !sources->is_array()) {
-        continue;
-      }
-      for (std::size_t j = 0; j < sources->size(); ++j) {
-        if (Get(&(*sources)[j], "serviceAccountToken") != nullptr) {
+    View volumes = ref_.spec.Get("volumes");
+    volumes.ForEachItem([&](std::size_t i, View volume) {
+      volume.Get("projected").Get("sources").ForEachItem([&](std::size_t j, View source) {
+        if (source.Get("serviceAccountToken")) {
           Add("serviceAccountToken",
               pod_.Key("volumes")
                   .Index(i)
@@ -92,30 +88,30 @@ class BotChecker {
                   .Key("serviceAccountToken"),
               "Forbidden: a bot gets no service account token");
         }
-      }
-    }
+      });
+    });
   }
 
   void Resources() {
-    for (const ContainerRef& c : containers_) {
+    for (const Container& c : containers_) {
       if (c.kind == ContainerKind::kEphemeral) {
         continue;  // the API gives ephemeral containers no resources; the pod's limits bound them
       }
-      const Json* limits = Get(Get(c.json, "resources"), "limits");
+      View limits = c.json.Get("resources").Get("limits");
       FieldPath path = c.path.Key("resources").Key("limits");
       if (checks_.require_limits) {
         for (std::string_view name : {"cpu", "memory"}) {
-          if (Get(limits, name) == nullptr) {
+          if (!limits.Get(name)) {
             Add("resources", path.Key(name), "Required value: every container needs a limit");
           }
         }
       }
       for (const auto& [name, bound] : checks_.max_limits) {
-        const Json* limit = Get(limits, name);
-        if (limit == nullptr) {
+        View limit = limits.Get(name);
+        if (!limit) {
           continue;
         }
-        std::string text = limit->is_string() ? limit->get<std::string>() : Dump(*limit);
+        std::string text = limit.is_string() ? std::string(limit.string()) : limit.Dump();
         auto quantity = Quantity::Parse(text);
         if (!quantity) {
           Add("resources", path.Key(name), quantity.error().message);
@@ -135,22 +131,22 @@ class BotChecker {
     for (const std::string& name : checks_.runtime_classes) {
       supported += (supported.empty() ? "\"" : ", \"") + name + "\"";
     }
-    const Json* name = Get(ref_.spec, "runtimeClassName");
+    View name = ref_.spec.Get("runtimeClassName");
     FieldPath field = pod_.Key("runtimeClassName");
-    if (name == nullptr) {
+    if (!name) {
       Add("runtimeClass", field, "Required value: supported values: " + supported);
-    } else if (!name->is_string() ||
+    } else if (!name.is_string() ||
                std::find(checks_.runtime_classes.begin(), checks_.runtime_classes.end(),
-                         name->get<std::string>()) == checks_.runtime_classes.end()) {
+                         name.string()) == checks_.runtime_classes.end()) {
       Add("runtimeClass", field,
-          "Unsupported value: " + Dump(*name) + ": supported values: " + supported);
+          "Unsupported value: " + name.Dump() + ": supported values: " + supported);
     }
   }
 
   void Images() {
-    for (const ContainerRef& c : containers_) {
-      const Json* image = Get(c.json, "image");
-      std::string text = image != nullptr && image->is_string() ? image->get<std::string>() : "";
+    for (const Container& c : containers_) {
+      View image = c.json.Get("image");
+      std::string text(StringOf(image));
       FieldPath field = c.path.Key("image");
       if (!checks_.registries.empty()) {
         std::string normal = NormalizeImage(text);
@@ -170,11 +166,11 @@ class BotChecker {
     }
   }
 
-  const PodTemplateRef& ref_;
+  const PodTemplateRef<View>& ref_;
   const BotChecks& checks_;
   std::vector<Violation>& out_;
   FieldPath pod_;  // spec
-  const std::vector<ContainerRef>& containers_;
+  const std::vector<Container>& containers_;
 };
 
 }  // namespace
@@ -194,10 +190,18 @@ std::string NormalizeImage(std::string_view image) {
   return "docker.io/" + std::string(image);
 }
 
-void CheckBot(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+template <typename View>
+void CheckBot(const PodTemplateRef<View>& ref, const std::vector<ContainerRef<View>>& containers,
               const BotChecks& checks, std::vector<Violation>& out) {
-  BotChecker checker(ref, containers, checks, out);
+  BotChecker<View> checker(ref, containers, checks, out);
   checker.Run();
 }
+
+template void CheckBot<NlohmannView>(const PodTemplateRef<NlohmannView>&,
+                                     const std::vector<ContainerRef<NlohmannView>>&,
+                                     const BotChecks&, std::vector<Violation>&);
+template void CheckBot<DomView>(const PodTemplateRef<DomView>&,
+                                const std::vector<ContainerRef<DomView>>&, const BotChecks&,
+                                std::vector<Violation>&);
 
 }  // namespace botsec::policy::internal

@@ -13,7 +13,8 @@ namespace botsec::policy::internal {
 
 // Appends every violation of the bot checks configured in `checks` to `out`.
 // `containers` are ContainersOf(ref).
-void CheckBot(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+template <typename View>
+void CheckBot(const PodTemplateRef<View>& ref, const std::vector<ContainerRef<View>>& containers,
               const BotChecks& checks, std::vector<Violation>& out);
 
 // The image reference with its registry and, for Docker Hub, "library/" spelled out:

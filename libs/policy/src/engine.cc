@@ -2,12 +2,14 @@
 
 #include <algorithm>
 #include <array>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 #include "bot_checks.h"
+#include "botsec/policy/dom.h"
 #include "botsec/policy/policy.h"
 #include "json_fields.h"
 #include "pss_checks.h"
@@ -19,52 +21,18 @@ using core::ErrorCode;
 using core::Fail;
 using core::Result;
 
-struct Carrier {
-  std::string_view kind;
-  std::string_view path;  // to the pod template ("" for a Pod itself)
-};
-
-// Where each kind keeps its pod template.
-constexpr std::array<Carrier, 9> kCarriers = {{
-    {"Pod", ""},
-    {"PodTemplate", "template"},
-    {"Deployment", "spec.template"},
-    {"ReplicaSet", "spec.template"},
-    {"StatefulSet", "spec.template"},
-    {"DaemonSet", "spec.template"},
-    {"Job", "spec.template"},
-    {"ReplicationController", "spec.template"},
-    {"CronJob", "spec.jobTemplate.spec.template"},
-}};
-
-const Carrier* CarrierOf(const Json& object) {
-  if (!object.is_object()) {
-    return nullptr;
-  }
-  auto kind = object.find("kind");
-  if (kind == object.end() || !kind->is_string()) {
-    return nullptr;
-  }
-  const auto& name = kind->get_ref<const std::string&>();
-  for (const Carrier& carrier : kCarriers) {
-    if (name == carrier.kind) {
-      return &carrier;
-    }
-  }
-  return nullptr;
-}
-
 // Drops the violations inside containers whose image an exemption names.
-void DropExemptContainers(const std::vector<internal::ContainerRef>& containers,
+template <typename View>
+void DropExemptContainers(const std::vector<internal::ContainerRef<View>>& containers,
                           const Policy& policy, std::vector<Violation>& violations) {
   std::vector<std::string> exempt_paths;
-  for (const internal::ContainerRef& c : containers) {
-    const Json* image = internal::Get(c.json, "image");
-    if (image == nullptr || !image->is_string()) {
+  for (const internal::ContainerRef<View>& c : containers) {
+    View image = c.json.Get("image");
+    if (!image.is_string()) {
       continue;
     }
     for (const Exemption& exemption : policy.exemptions) {
-      if (std::find(exemption.images.begin(), exemption.images.end(), image->get<std::string>()) !=
+      if (std::find(exemption.images.begin(), exemption.images.end(), image.string()) !=
           exemption.images.end()) {
         exempt_paths.push_back(c.path.str() + ".");
       }
@@ -101,43 +69,10 @@ Result<Profile> ParseProfile(std::string_view name) {
                   R"(": supported values: "pss-baseline", "pss-restricted", "bot")");
 }
 
-bool IsPodCarrier(const Json& object) { return CarrierOf(object) != nullptr; }
+namespace internal {
 
-Result<PodTemplateRef> FindPodTemplate(const Json& object) {
-  const Carrier* carrier = CarrierOf(object);
-  if (carrier == nullptr) {
-    return Fail(ErrorCode::kInvalidArgument, "kind: not a Pod or a kind with a pod template");
-  }
-  const Json* at = &object;
-  std::string path;
-  std::string_view rest = carrier->path;
-  while (!rest.empty()) {
-    std::size_t dot = rest.find('.');
-    std::string key(rest.substr(0, dot));
-    rest = dot == std::string_view::npos ? "" : rest.substr(dot + 1);
-    path += (path.empty() ? "" : ".") + key;
-    auto next = at->find(key);
-    if (!at->is_object() || next == at->end() || !next->is_object()) {
-      return Fail(ErrorCode::kInvalidArgument, path + ": Required value");
-    }
-    at = &*next;
-  }
-  std::string prefix = path.empty() ? "" : path + ".";
-  PodTemplateRef ref;
-  ref.metadata_path = prefix + "metadata";
-  ref.spec_path = prefix + "spec";
-  if (auto metadata = at->find("metadata"); metadata != at->end() && metadata->is_object()) {
-    ref.metadata = &*metadata;
-  }
-  auto spec = at->find("spec");
-  if (spec == at->end() || !spec->is_object()) {
-    return Fail(ErrorCode::kInvalidArgument, ref.spec_path + ": Required value");
-  }
-  ref.spec = &*spec;
-  return ref;
-}
-
-std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& policy) {
+template <typename View>
+std::vector<Violation> JudgePodSpec(const PodTemplateRef<View>& ref, const Policy& policy) {
   std::vector<Violation> violations;
   internal::PssOptions options;
   switch (policy.profile) {
@@ -153,7 +88,8 @@ std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& pol
       break;
   }
   // Walked once; a list that is not a list is reported here, once.
-  const std::vector<internal::ContainerRef> containers = internal::ContainersOf(ref, violations);
+  const std::vector<internal::ContainerRef<View>> containers =
+      internal::ContainersOf(ref, violations);
   internal::CheckPodSecurity(ref, containers, options, violations);
   if (policy.profile == Profile::kBot) {
     internal::CheckBot(ref, containers, policy.checks, violations);
@@ -170,7 +106,8 @@ std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& pol
   return violations;
 }
 
-Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy) {
+template <typename View>
+Result<std::vector<Violation>> Judge(View object, const Policy& policy) {
   auto ref = FindPodTemplate(object);
   if (!ref) {
     return Fail(ref.error());
@@ -178,8 +115,65 @@ Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy) {
   return JudgePodSpec(*ref, policy);
 }
 
+}  // namespace internal
+
+bool IsPodCarrier(const Json& object) {
+  return internal::IsPodCarrier(internal::NlohmannView(object));
+}
+
+Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy) {
+  return internal::Judge(internal::NlohmannView(object), policy);
+}
+
 Result<std::vector<Violation>> Judge(const Json& object, Profile profile) {
   return Judge(object, Policy::ForProfile(profile));
+}
+
+bool IsPodCarrier(simdjson::dom::element object) {
+  return internal::IsPodCarrier(internal::DomView(object));
+}
+
+Result<std::vector<Violation>> Judge(simdjson::dom::element object, const Policy& policy) {
+  return internal::Judge(internal::DomView(object), policy);
+}
+
+Json ToJson(simdjson::dom::element value) {
+  using Type = simdjson::dom::element_type;
+  switch (value.type()) {
+    case Type::OBJECT: {
+      Json out = Json::object();
+      auto& fields = out.get_ref<Json::object_t&>();
+      for (simdjson::dom::key_value_pair field : simdjson::dom::object(value)) {
+        fields[std::string(field.key)] = ToJson(field.value);  // a repeated key: the last
+      }
+      return out;
+    }
+    case Type::ARRAY: {
+      Json out = Json::array();
+      auto& items = out.get_ref<Json::array_t&>();
+      simdjson::dom::array array(value);
+      items.reserve(array.size());
+      for (simdjson::dom::element item : array) {
+        items.push_back(ToJson(item));
+      }
+      return out;
+    }
+    case Type::STRING:
+      return std::string(value.get_string().value_unsafe());
+    case Type::INT64: {
+      std::int64_t number = value.get_int64().value_unsafe();
+      return number >= 0 ? Json(static_cast<std::uint64_t>(number)) : Json(number);
+    }
+    case Type::UINT64:
+      return value.get_uint64().value_unsafe();
+    case Type::DOUBLE:
+      return value.get_double().value_unsafe();
+    case Type::BOOL:
+      return value.get_bool().value_unsafe();
+    case Type::NULL_VALUE:
+      return nullptr;
+  }
+  return nullptr;
 }
 
 }  // namespace botsec::policy

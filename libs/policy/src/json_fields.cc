@@ -5,22 +5,41 @@
 #include <vector>
 
 namespace botsec::policy::internal {
+namespace {
 
-const Json* Get(const Json* object, std::string_view key) {
-  if (object == nullptr || !object->is_object()) {
+struct Carrier {
+  std::string_view kind;
+  std::string_view path;  // to the pod template ("" for a Pod itself)
+};
+
+// Where each kind keeps its pod template.
+constexpr std::array<Carrier, 9> kCarriers = {{
+    {"Pod", ""},
+    {"PodTemplate", "template"},
+    {"Deployment", "spec.template"},
+    {"ReplicaSet", "spec.template"},
+    {"StatefulSet", "spec.template"},
+    {"DaemonSet", "spec.template"},
+    {"Job", "spec.template"},
+    {"ReplicationController", "spec.template"},
+    {"CronJob", "spec.jobTemplate.spec.template"},
+}};
+
+template <typename View>
+const Carrier* CarrierOf(View object) {
+  View kind = object.Get("kind");
+  if (!kind.is_string()) {
     return nullptr;
   }
-  const auto& fields = object->get_ref<const Json::object_t&>();
-  auto it = fields.find(key);
-  if (it == fields.end() || it->second.is_null()) {
-    return nullptr;
+  for (const Carrier& carrier : kCarriers) {
+    if (kind.string() == carrier.kind) {
+      return &carrier;
+    }
   }
-  return &it->second;
+  return nullptr;
 }
 
-std::string Dump(const Json& value) {
-  return value.dump(-1, ' ', false, Json::error_handler_t::replace);
-}
+}  // namespace
 
 FieldPath FieldPath::With(Part part) const {
   FieldPath next = *this;
@@ -50,8 +69,49 @@ std::string FieldPath::str() const {
   return out;
 }
 
-std::vector<ContainerRef> ContainersOf(const PodTemplateRef& ref, std::vector<Violation>& out) {
-  std::vector<ContainerRef> containers;
+template <typename View>
+bool IsPodCarrier(View object) {
+  return CarrierOf(object) != nullptr;
+}
+
+template <typename View>
+core::Result<PodTemplateRef<View>> FindPodTemplate(View object) {
+  const Carrier* carrier = CarrierOf(object);
+  if (carrier == nullptr) {
+    return core::Fail(core::ErrorCode::kInvalidArgument,
+                      "kind: not a Pod or a kind with a pod template");
+  }
+  View at = object;
+  std::string path;
+  std::string_view rest = carrier->path;
+  while (!rest.empty()) {
+    std::size_t dot = rest.find('.');
+    std::string_view key = rest.substr(0, dot);
+    rest = dot == std::string_view::npos ? "" : rest.substr(dot + 1);
+    path += (path.empty() ? "" : ".") + std::string(key);
+    at = at.Get(key);
+    if (!at.is_object()) {
+      return core::Fail(core::ErrorCode::kInvalidArgument, path + ": Required value");
+    }
+  }
+  std::string prefix = path.empty() ? "" : path + ".";
+  PodTemplateRef<View> ref;
+  ref.metadata_path = prefix + "metadata";
+  ref.spec_path = prefix + "spec";
+  if (View metadata = at.Get("metadata"); metadata.is_object()) {
+    ref.metadata = metadata;
+  }
+  ref.spec = at.Get("spec");
+  if (!ref.spec.is_object()) {
+    return core::Fail(core::ErrorCode::kInvalidArgument, ref.spec_path + ": Required value");
+  }
+  return ref;
+}
+
+template <typename View>
+std::vector<ContainerRef<View>> ContainersOf(const PodTemplateRef<View>& ref,
+                                             std::vector<Violation>& out) {
+  std::vector<ContainerRef<View>> containers;
   struct List {
     std::string_view key;
     ContainerKind kind;
@@ -62,19 +122,28 @@ std::vector<ContainerRef> ContainersOf(const PodTemplateRef& ref, std::vector<Vi
        {"ephemeralContainers", ContainerKind::kEphemeral}}};
   const FieldPath spec(ref.spec_path);
   for (const List& list : kLists) {
-    const Json* items = Get(ref.spec, list.key);
-    if (items == nullptr) {
+    View items = ref.spec.Get(list.key);
+    if (!items) {
       continue;
     }
-    if (!items->is_array()) {
+    if (!items.is_array()) {
       out.push_back({"podSpec", spec.Key(list.key).str(), "Invalid value: must be a list"});
       continue;
     }
-    for (std::size_t i = 0; i < items->size(); ++i) {
-      containers.push_back({&(*items)[i], spec.Key(list.key).Index(i), list.kind});
-    }
+    items.ForEachItem([&](std::size_t i, View item) {
+      containers.push_back({item, spec.Key(list.key).Index(i), list.kind});
+    });
   }
   return containers;
 }
+
+template bool IsPodCarrier<NlohmannView>(NlohmannView);
+template bool IsPodCarrier<DomView>(DomView);
+template core::Result<PodTemplateRef<NlohmannView>> FindPodTemplate<NlohmannView>(NlohmannView);
+template core::Result<PodTemplateRef<DomView>> FindPodTemplate<DomView>(DomView);
+template std::vector<ContainerRef<NlohmannView>> ContainersOf<NlohmannView>(
+    const PodTemplateRef<NlohmannView>&, std::vector<Violation>&);
+template std::vector<ContainerRef<DomView>> ContainersOf<DomView>(const PodTemplateRef<DomView>&,
+                                                                  std::vector<Violation>&);
 
 }  // namespace botsec::policy::internal

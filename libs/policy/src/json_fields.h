@@ -1,6 +1,5 @@
-// Reading a pod spec as JSON the way the API server's decoder sees it (an absent field and a null
-// one are the same), the containers of the three kinds, and field paths that cost nothing until a
-// violation needs one written out.
+// Where a pod spec is in an object, the containers of the three kinds, and field paths that cost
+// nothing until a violation needs one written out; over either JSON view (json_view.h).
 #ifndef BOTSEC_POLICY_SRC_JSON_FIELDS_H_
 #define BOTSEC_POLICY_SRC_JSON_FIELDS_H_
 
@@ -10,16 +9,11 @@
 #include <string_view>
 #include <vector>
 
+#include "botsec/core/result.h"
 #include "botsec/policy/engine.h"
+#include "json_view.h"
 
 namespace botsec::policy::internal {
-
-// The field `key` of `object`, or nullptr when `object` is not an object or the field is absent or
-// null.
-const Json* Get(const Json* object, std::string_view key);
-
-// A value as JSON text for a message; bytes that are not UTF-8 become U+FFFD instead of throwing.
-std::string Dump(const Json& value);
 
 // "spec.containers[0].securityContext.privileged", kept as parts (views of literals and of the
 // judged object, which outlive it) and written out by str() only when reported.
@@ -49,17 +43,45 @@ class FieldPath {
   std::size_t size_ = 0;
 };
 
+// Where the pod spec of an object is, and its metadata (annotations count for some checks).
+template <typename View>
+struct PodTemplateRef {
+  View metadata;  // false for a template without metadata
+  View spec;
+  std::string metadata_path;  // "metadata", "spec.template.metadata", ...
+  std::string spec_path;      // "spec", "spec.template.spec", "spec.jobTemplate.spec.template.spec"
+};
+
+// Whether `object` is a Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+// ReplicationController or PodTemplate.
+template <typename View>
+bool IsPodCarrier(View object);
+
+// Finds the pod spec of a pod carrier. Fails (kInvalidArgument) for other kinds, or when the
+// object has no pod spec where its kind keeps one.
+template <typename View>
+core::Result<PodTemplateRef<View>> FindPodTemplate(View object);
+
 enum class ContainerKind { kInit, kRegular, kEphemeral };
 
+template <typename View>
 struct ContainerRef {
-  const Json* json;
+  View json;
   FieldPath path;  // spec.initContainers[0]
   ContainerKind kind;
 };
 
 // initContainers, containers and ephemeralContainers, in upstream's order. A list that is not a
 // list is reported in `out` (check "podSpec") and skipped.
-std::vector<ContainerRef> ContainersOf(const PodTemplateRef& ref, std::vector<Violation>& out);
+template <typename View>
+std::vector<ContainerRef<View>> ContainersOf(const PodTemplateRef<View>& ref,
+                                             std::vector<Violation>& out);
+
+// A string's bytes, or "" for anything else.
+template <typename View>
+std::string_view StringOf(View value) {
+  return value.is_string() ? value.string() : std::string_view();
+}
 
 }  // namespace botsec::policy::internal
 

@@ -13,20 +13,15 @@ namespace {
 
 enum class Tri { kAbsent, kTrue, kFalse, kWrongType };
 
-Tri BoolOf(const Json* value) {
-  if (value == nullptr) {
+template <typename View>
+Tri BoolOf(View value) {
+  if (!value) {
     return Tri::kAbsent;
   }
-  if (!value->is_boolean()) {
+  if (!value.is_boolean()) {
     return Tri::kWrongType;
   }
-  return value->get<bool>() ? Tri::kTrue : Tri::kFalse;
-}
-
-std::string_view StringOf(const Json* value) {
-  return value != nullptr && value->is_string()
-             ? std::string_view(value->get_ref<const std::string&>())
-             : std::string_view();
+  return value.boolean() ? Tri::kTrue : Tri::kFalse;
 }
 
 std::string Quote(std::string_view text) { return "\"" + std::string(text) + "\""; }
@@ -72,9 +67,12 @@ constexpr std::array<std::string_view, 9> kRestrictedVolumeSources = {
     "projected", "secret"};
 constexpr std::array<std::string_view, 2> kProfileTypes = {"RuntimeDefault", "Localhost"};
 
+template <typename View>
 class Checker {
  public:
-  Checker(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
+  using Container = ContainerRef<View>;
+
+  Checker(const PodTemplateRef<View>& ref, const std::vector<Container>& containers,
           const PssOptions& options, std::vector<Violation>& out)
       : ref_(ref),
         options_(options),
@@ -83,9 +81,9 @@ class Checker {
         pod_(ref.spec_path),
         meta_(ref.metadata_path),
         containers_(containers) {
-    security_context_ = Get(spec_, "securityContext");
-    windows_ = options.windows_exemptions && StringOf(Get(Get(spec_, "os"), "name")) == "windows";
-    user_namespace_ = BoolOf(Get(spec_, "hostUsers")) == Tri::kFalse;
+    security_context_ = spec_.Get("securityContext");
+    windows_ = options.windows_exemptions && StringOf(spec_.Get("os").Get("name")) == "windows";
+    user_namespace_ = BoolOf(spec_.Get("hostUsers")) == Tri::kFalse;
   }
 
   void Run() {
@@ -123,33 +121,31 @@ class Checker {
     }
   }
   // Reports a wrong type and returns true when `value` is present but not a boolean.
-  bool WrongBool(std::string_view check, const Json* value, const FieldPath& field) {
+  bool WrongBool(std::string_view check, View value, const FieldPath& field) {
     if (BoolOf(value) != Tri::kWrongType) {
       return false;
     }
-    Add(check, field, "Invalid value: " + Dump(*value) + ": must be a boolean");
+    Add(check, field, "Invalid value: " + value.Dump() + ": must be a boolean");
     return true;
   }
   // A boolean field that must not be true.
-  void MustNotBeTrue(std::string_view check, const Json* object, std::string_view key,
+  void MustNotBeTrue(std::string_view check, View object, std::string_view key,
                      const FieldPath& path) {
-    const Json* value = Get(object, key);
-    if (value == nullptr) {
+    View value = object.Get(key);
+    if (!value) {
       return;
     }
     if (!WrongBool(check, value, path.Key(key)) && BoolOf(value) == Tri::kTrue) {
       Add(check, path.Key(key), "Forbidden: must not be true");
     }
   }
-  static const Json* SecurityContext(const ContainerRef& c) {
-    return Get(c.json, "securityContext");
-  }
+  static View SecurityContext(const Container& c) { return c.json.Get("securityContext"); }
 
   void WindowsHostProcess() {
-    MustNotBeTrue("windowsHostProcess", Get(security_context_, "windowsOptions"), "hostProcess",
+    MustNotBeTrue("windowsHostProcess", security_context_.Get("windowsOptions"), "hostProcess",
                   pod_.Key("securityContext").Key("windowsOptions"));
-    for (const ContainerRef& c : containers_) {
-      MustNotBeTrue("windowsHostProcess", Get(SecurityContext(c), "windowsOptions"), "hostProcess",
+    for (const Container& c : containers_) {
+      MustNotBeTrue("windowsHostProcess", SecurityContext(c).Get("windowsOptions"), "hostProcess",
                     c.path.Key("securityContext").Key("windowsOptions"));
     }
   }
@@ -161,78 +157,75 @@ class Checker {
   }
 
   void Privileged() {
-    for (const ContainerRef& c : containers_) {
+    for (const Container& c : containers_) {
       MustNotBeTrue("privileged", SecurityContext(c), "privileged", c.path.Key("securityContext"));
     }
   }
 
   void CapabilitiesBaseline() {
-    for (const ContainerRef& c : containers_) {
-      const Json* add = Get(Get(SecurityContext(c), "capabilities"), "add");
-      if (add == nullptr) {
+    for (const Container& c : containers_) {
+      View add = SecurityContext(c).Get("capabilities").Get("add");
+      if (!add) {
         continue;
       }
       FieldPath field = c.path.Key("securityContext").Key("capabilities").Key("add");
-      if (!add->is_array()) {
+      if (!add.is_array()) {
         Add("capabilities_baseline", field, "Invalid value: must be a list");
         continue;
       }
-      for (std::size_t i = 0; i < add->size(); ++i) {
-        std::string_view name = StringOf(&(*add)[i]);
+      add.ForEachItem([&](std::size_t i, View each) {
+        std::string_view name = StringOf(each);
         if (!In(name, kBaselineCapabilities)) {
           Add("capabilities_baseline", field.Index(i),
               "Forbidden: " + Quote(name) + " is not one of the baseline capabilities");
         }
-      }
+      });
     }
   }
 
   void CapabilitiesRestricted() {
-    for (const ContainerRef& c : containers_) {
-      const Json* caps = Get(SecurityContext(c), "capabilities");
-      const Json* drop = Get(caps, "drop");
+    for (const Container& c : containers_) {
+      View caps = SecurityContext(c).Get("capabilities");
+      View drop = caps.Get("drop");
       bool dropped_all = false;
-      if (drop != nullptr && drop->is_array()) {
-        dropped_all = std::any_of(drop->begin(), drop->end(), [](const Json& each) {
-          return each.is_string() && each.get_ref<const std::string&>() == "ALL";
-        });
-      }
+      drop.ForEachItem([&](std::size_t /*i*/, View each) {
+        dropped_all = dropped_all || StringOf(each) == "ALL";
+      });
       if (!dropped_all) {
         Add("capabilities_restricted",
             c.path.Key("securityContext").Key("capabilities").Key("drop"),
             "Required value: must include \"ALL\"");
       }
-      const Json* add = Get(caps, "add");
-      if (add == nullptr) {
+      View add = caps.Get("add");
+      if (!add) {
         continue;
       }
       FieldPath field = c.path.Key("securityContext").Key("capabilities").Key("add");
-      if (!add->is_array()) {
+      if (!add.is_array()) {
         Add("capabilities_restricted", field, "Invalid value: must be a list");
         continue;
       }
-      for (std::size_t i = 0; i < add->size(); ++i) {
-        const Json& each = (*add)[i];
-        if (!each.is_string() || each.get_ref<const std::string&>() != "NET_BIND_SERVICE") {
+      add.ForEachItem([&](std::size_t i, View each) {
+        if (!each.is_string() || each.string() != "NET_BIND_SERVICE") {
           Add("capabilities_restricted", field.Index(i),
-              "Forbidden: " + Dump(each) + ": only \"NET_BIND_SERVICE\" may be added");
+              "Forbidden: " + each.Dump() + ": only \"NET_BIND_SERVICE\" may be added");
         }
-      }
+      });
     }
   }
 
   void HostPathVolumes() {
-    ForEachVolume([&](const Json& volume, const FieldPath& path) {
-      if (Get(&volume, "hostPath") != nullptr) {
+    ForEachVolume([&](View volume, const FieldPath& path) {
+      if (volume.Get("hostPath")) {
         Add("hostPathVolumes", path.Key("hostPath"), "Forbidden: hostPath volumes are not allowed");
       }
     });
   }
 
   void RestrictedVolumes() {
-    ForEachVolume([&](const Json& volume, const FieldPath& path) {
+    ForEachVolume([&](View volume, const FieldPath& path) {
       for (std::string_view source : kRestrictedVolumeSources) {
-        if (Get(&volume, source) != nullptr) {
+        if (volume.Get(source)) {
           return;
         }
       }
@@ -240,54 +233,51 @@ class Checker {
         Add("restrictedVolumes", path, "Invalid value: must be an object");
         return;
       }
-      for (const auto& [key, value] : volume.get_ref<const Json::object_t&>()) {
-        if (key != "name" && !value.is_null()) {
+      volume.ForEachMember([&](std::string_view key, View value) {
+        if (key != "name" && value) {
           Add("restrictedVolumes", path.Key(key),
               "Forbidden: " + Quote(key) +
                   " volumes are not allowed; allowed: " + List(kRestrictedVolumeSources));
-          return;
+          return false;
         }
-      }
+        return true;
+      });
       // No source at all: the API server makes it an emptyDir.
     });
   }
 
   template <typename Visit>
   void ForEachVolume(Visit visit) {
-    const Json* volumes = Get(spec_, "volumes");
-    if (volumes == nullptr) {
+    View volumes = spec_.Get("volumes");
+    if (!volumes) {
       return;
     }
-    if (!volumes->is_array()) {
+    if (!volumes.is_array()) {
       Add("podSpec", pod_.Key("volumes"), "Invalid value: must be a list");
       return;
     }
-    for (std::size_t i = 0; i < volumes->size(); ++i) {
-      visit((*volumes)[i], pod_.Key("volumes").Index(i));
-    }
+    volumes.ForEachItem(
+        [&](std::size_t i, View volume) { visit(volume, pod_.Key("volumes").Index(i)); });
   }
 
   void HostPorts() {
-    for (const ContainerRef& c : containers_) {
-      const Json* ports = Get(c.json, "ports");
-      if (ports == nullptr || !ports->is_array()) {
-        continue;
-      }
-      for (std::size_t i = 0; i < ports->size(); ++i) {
-        const Json* host_port = Get(&(*ports)[i], "hostPort");
-        if (host_port != nullptr && !(host_port->is_number_integer() && *host_port == 0)) {
+    for (const Container& c : containers_) {
+      View ports = c.json.Get("ports");
+      ports.ForEachItem([&](std::size_t i, View port) {
+        View host_port = port.Get("hostPort");
+        if (host_port && !host_port.is_zero()) {
           Add("hostPorts", c.path.Key("ports").Index(i).Key("hostPort"),
-              "Forbidden: " + Dump(*host_port) + ": host ports are not allowed");
+              "Forbidden: " + host_port.Dump() + ": host ports are not allowed");
         }
-      }
+      });
     }
   }
 
-  void ProfileType(std::string_view check, const Json* profile, const FieldPath& field) {
-    if (profile == nullptr) {
+  void ProfileType(std::string_view check, View profile, const FieldPath& field) {
+    if (!profile) {
       return;
     }
-    std::string_view type = StringOf(Get(profile, "type"));
+    std::string_view type = StringOf(profile.Get("type"));
     if (!In(type, kProfileTypes)) {
       Add(check, field.Key("type"),
           "Unsupported value: " + Quote(type) + ": supported values: " + List(kProfileTypes));
@@ -295,51 +285,49 @@ class Checker {
   }
 
   void AppArmor() {
-    ProfileType("appArmorProfile", Get(security_context_, "appArmorProfile"),
+    ProfileType("appArmorProfile", security_context_.Get("appArmorProfile"),
                 pod_.Key("securityContext").Key("appArmorProfile"));
-    for (const ContainerRef& c : containers_) {
-      ProfileType("appArmorProfile", Get(SecurityContext(c), "appArmorProfile"),
+    for (const Container& c : containers_) {
+      ProfileType("appArmorProfile", SecurityContext(c).Get("appArmorProfile"),
                   c.path.Key("securityContext").Key("appArmorProfile"));
     }
-    const Json* annotations = Get(ref_.metadata, "annotations");
-    if (annotations == nullptr || !annotations->is_object()) {
-      return;
-    }
+    View annotations = ref_.metadata.Get("annotations");
     constexpr std::string_view kPrefix = "container.apparmor.security.beta.kubernetes.io/";
-    for (const auto& [key, value] : annotations->get_ref<const Json::object_t&>()) {
-      if (key.rfind(kPrefix, 0) != 0) {
-        continue;
+    annotations.ForEachMember([&](std::string_view key, View value) {
+      if (!key.starts_with(kPrefix)) {
+        return true;
       }
-      std::string_view profile = StringOf(&value);
-      if (!profile.empty() && profile != "runtime/default" && profile.rfind("localhost/", 0) != 0) {
+      std::string_view profile = StringOf(value);
+      if (!profile.empty() && profile != "runtime/default" && !profile.starts_with("localhost/")) {
         Add("appArmorProfile", meta_.Key("annotations").Subscript(key),
             "Unsupported value: " + Quote(profile) +
                 R"(: supported values: "runtime/default", "localhost/*")");
       }
-    }
+      return true;
+    });
   }
 
-  void SeLinuxOptions(const Json* options, const FieldPath& field) {
-    if (options == nullptr) {
+  void SeLinuxOptions(View options, const FieldPath& field) {
+    if (!options) {
       return;
     }
-    std::string_view type = StringOf(Get(options, "type"));
+    std::string_view type = StringOf(options.Get("type"));
     if (!In(type, kSelinuxTypes)) {
       Add("seLinuxOptions", field.Key("type"),
           "Unsupported value: " + Quote(type) + ": supported values: " + List(kSelinuxTypes));
     }
     for (std::string_view key : {"user", "role"}) {
-      if (!StringOf(Get(options, key)).empty()) {
+      if (!StringOf(options.Get(key)).empty()) {
         Add("seLinuxOptions", field.Key(key), "Forbidden: must not be set");
       }
     }
   }
 
   void SeLinux() {
-    SeLinuxOptions(Get(security_context_, "seLinuxOptions"),
+    SeLinuxOptions(security_context_.Get("seLinuxOptions"),
                    pod_.Key("securityContext").Key("seLinuxOptions"));
-    for (const ContainerRef& c : containers_) {
-      SeLinuxOptions(Get(SecurityContext(c), "seLinuxOptions"),
+    for (const Container& c : containers_) {
+      SeLinuxOptions(SecurityContext(c).Get("seLinuxOptions"),
                      c.path.Key("securityContext").Key("seLinuxOptions"));
     }
   }
@@ -348,34 +336,34 @@ class Checker {
     if (relax_for_user_namespace && user_namespace_) {
       return;
     }
-    for (const ContainerRef& c : containers_) {
-      const Json* proc_mount = Get(SecurityContext(c), "procMount");
-      if (proc_mount != nullptr && StringOf(proc_mount) != "Default") {
+    for (const Container& c : containers_) {
+      View proc_mount = SecurityContext(c).Get("procMount");
+      if (proc_mount && StringOf(proc_mount) != "Default") {
         Add(check, c.path.Key("securityContext").Key("procMount"),
-            "Unsupported value: " + Dump(*proc_mount) + ": supported values: \"Default\"" +
+            "Unsupported value: " + proc_mount.Dump() + ": supported values: \"Default\"" +
                 (relax_for_user_namespace ? " (any, with spec.hostUsers: false)" : ""));
       }
     }
   }
 
   void SeccompBaseline() {
-    ProfileType("seccompProfile_baseline", Get(security_context_, "seccompProfile"),
+    ProfileType("seccompProfile_baseline", security_context_.Get("seccompProfile"),
                 pod_.Key("securityContext").Key("seccompProfile"));
-    for (const ContainerRef& c : containers_) {
-      ProfileType("seccompProfile_baseline", Get(SecurityContext(c), "seccompProfile"),
+    for (const Container& c : containers_) {
+      ProfileType("seccompProfile_baseline", SecurityContext(c).Get("seccompProfile"),
                   c.path.Key("securityContext").Key("seccompProfile"));
     }
   }
 
   void SeccompRestricted() {
-    const Json* pod_profile = Get(security_context_, "seccompProfile");
+    View pod_profile = security_context_.Get("seccompProfile");
     FieldPath pod_field = pod_.Key("securityContext").Key("seccompProfile");
     ProfileType("seccompProfile_restricted", pod_profile, pod_field);
-    bool pod_set = pod_profile != nullptr && In(StringOf(Get(pod_profile, "type")), kProfileTypes);
-    for (const ContainerRef& c : containers_) {
-      const Json* profile = Get(SecurityContext(c), "seccompProfile");
+    bool pod_set = pod_profile && In(StringOf(pod_profile.Get("type")), kProfileTypes);
+    for (const Container& c : containers_) {
+      View profile = SecurityContext(c).Get("seccompProfile");
       FieldPath field = c.path.Key("securityContext").Key("seccompProfile");
-      if (profile != nullptr) {
+      if (profile) {
         ProfileType("seccompProfile_restricted", profile, field);
       } else if (!pod_set) {
         Add("seccompProfile_restricted", field.Key("type"),
@@ -386,25 +374,22 @@ class Checker {
   }
 
   void Sysctls() {
-    const Json* sysctls = Get(security_context_, "sysctls");
-    if (sysctls == nullptr || !sysctls->is_array()) {
-      return;
-    }
-    for (std::size_t i = 0; i < sysctls->size(); ++i) {
-      std::string_view name = StringOf(Get(&(*sysctls)[i], "name"));
+    View sysctls = security_context_.Get("sysctls");
+    sysctls.ForEachItem([&](std::size_t i, View sysctl) {
+      std::string_view name = StringOf(sysctl.Get("name"));
       if (!In(name, kSysctls)) {
         Add("sysctls", pod_.Key("securityContext").Key("sysctls").Index(i).Key("name"),
             "Forbidden: " + Quote(name) + " is not one of the safe sysctls");
       }
-    }
+    });
   }
 
-  void HostField(const Json* handler, const FieldPath& path) {
-    if (handler == nullptr) {
+  void HostField(View handler, const FieldPath& path) {
+    if (!handler) {
       return;
     }
     for (std::string_view kind : {"httpGet", "tcpSocket"}) {
-      std::string_view host = StringOf(Get(Get(handler, kind), "host"));
+      std::string_view host = StringOf(handler.Get(kind).Get("host"));
       if (!host.empty()) {
         Add("hostProbesAndHostLifecycle", path.Key(kind).Key("host"),
             "Forbidden: " + Quote(host) + ": probes and lifecycle hooks must not name a host");
@@ -413,20 +398,20 @@ class Checker {
   }
 
   void HostProbesAndLifecycle() {
-    for (const ContainerRef& c : containers_) {
+    for (const Container& c : containers_) {
       for (std::string_view probe : {"livenessProbe", "readinessProbe", "startupProbe"}) {
-        HostField(Get(c.json, probe), c.path.Key(probe));
+        HostField(c.json.Get(probe), c.path.Key(probe));
       }
-      const Json* lifecycle = Get(c.json, "lifecycle");
+      View lifecycle = c.json.Get("lifecycle");
       for (std::string_view hook : {"postStart", "preStop"}) {
-        HostField(Get(lifecycle, hook), c.path.Key("lifecycle").Key(hook));
+        HostField(lifecycle.Get(hook), c.path.Key("lifecycle").Key(hook));
       }
     }
   }
 
   void AllowPrivilegeEscalation() {
-    for (const ContainerRef& c : containers_) {
-      const Json* value = Get(SecurityContext(c), "allowPrivilegeEscalation");
+    for (const Container& c : containers_) {
+      View value = SecurityContext(c).Get("allowPrivilegeEscalation");
       if (BoolOf(value) == Tri::kFalse) {
         continue;
       }
@@ -435,7 +420,7 @@ class Checker {
         continue;
       }
       Add("allowPrivilegeEscalation", field,
-          value == nullptr ? "Required value: must be false" : "Forbidden: must be false");
+          !value ? "Required value: must be false" : "Forbidden: must be false");
     }
   }
 
@@ -443,15 +428,15 @@ class Checker {
     if (user_namespace_) {
       return;
     }
-    const Json* pod_value = Get(security_context_, "runAsNonRoot");
+    View pod_value = security_context_.Get("runAsNonRoot");
     FieldPath pod_field = pod_.Key("securityContext").Key("runAsNonRoot");
     bool pod_true = BoolOf(pod_value) == Tri::kTrue;
     if (!WrongBool("runAsNonRoot", pod_value, pod_field) && BoolOf(pod_value) == Tri::kFalse) {
       Add("runAsNonRoot", pod_field, "Forbidden: must not be false");
     }
-    for (const ContainerRef& c : containers_) {
-      const Json* value = Get(SecurityContext(c), "runAsNonRoot");
-      if (BoolOf(value) == Tri::kTrue || (value == nullptr && pod_true)) {
+    for (const Container& c : containers_) {
+      View value = SecurityContext(c).Get("runAsNonRoot");
+      if (BoolOf(value) == Tri::kTrue || (!value && pod_true)) {
         continue;
       }
       FieldPath field = c.path.Key("securityContext").Key("runAsNonRoot");
@@ -470,42 +455,51 @@ class Checker {
     if (user_namespace_) {
       return;
     }
-    auto check = [&](const Json* context, const FieldPath& path) {
-      const Json* value = Get(context, "runAsUser");
-      if (value == nullptr) {
+    auto check = [&](View context, const FieldPath& path) {
+      View value = context.Get("runAsUser");
+      if (!value) {
         return;
       }
-      if (!value->is_number_integer()) {
+      if (!value.is_integer()) {
         Add("runAsUser", path.Key("runAsUser"),
-            "Invalid value: " + Dump(*value) + ": must be an integer");
-      } else if (*value == 0) {
+            "Invalid value: " + value.Dump() + ": must be an integer");
+      } else if (value.is_zero()) {
         Add("runAsUser", path.Key("runAsUser"), "Forbidden: must not be 0 (root)");
       }
     };
     check(security_context_, pod_.Key("securityContext"));
-    for (const ContainerRef& c : containers_) {
+    for (const Container& c : containers_) {
       check(SecurityContext(c), c.path.Key("securityContext"));
     }
   }
 
-  const PodTemplateRef& ref_;
+  const PodTemplateRef<View>& ref_;
   const PssOptions& options_;
   std::vector<Violation>& out_;
-  const Json* spec_;
+  View spec_;
   FieldPath pod_;   // spec
   FieldPath meta_;  // metadata
-  const Json* security_context_ = nullptr;
+  View security_context_;
   bool windows_ = false;
   bool user_namespace_ = false;
-  const std::vector<ContainerRef>& containers_;
+  const std::vector<Container>& containers_;
 };
 
 }  // namespace
 
-void CheckPodSecurity(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
-                      const PssOptions& options, std::vector<Violation>& out) {
-  Checker checker(ref, containers, options, out);
+template <typename View>
+void CheckPodSecurity(const PodTemplateRef<View>& ref,
+                      const std::vector<ContainerRef<View>>& containers, const PssOptions& options,
+                      std::vector<Violation>& out) {
+  Checker<View> checker(ref, containers, options, out);
   checker.Run();
 }
+
+template void CheckPodSecurity<NlohmannView>(const PodTemplateRef<NlohmannView>&,
+                                             const std::vector<ContainerRef<NlohmannView>>&,
+                                             const PssOptions&, std::vector<Violation>&);
+template void CheckPodSecurity<DomView>(const PodTemplateRef<DomView>&,
+                                        const std::vector<ContainerRef<DomView>>&,
+                                        const PssOptions&, std::vector<Violation>&);
 
 }  // namespace botsec::policy::internal

@@ -1,4 +1,4 @@
-// The Pod Security Standards checks of Kubernetes v1.37, one function each, over JSON.
+// The Pod Security Standards checks of Kubernetes v1.37, one function each, over either JSON view.
 #ifndef BOTSEC_POLICY_SRC_PSS_CHECKS_H_
 #define BOTSEC_POLICY_SRC_PSS_CHECKS_H_
 
@@ -20,8 +20,10 @@ struct PssOptions {
 // Appends every violation of the level's checks (restricted includes baseline, with upstream's
 // overrides) to `out`.
 // `containers` are ContainersOf(ref).
-void CheckPodSecurity(const PodTemplateRef& ref, const std::vector<ContainerRef>& containers,
-                      const PssOptions& options, std::vector<Violation>& out);
+template <typename View>
+void CheckPodSecurity(const PodTemplateRef<View>& ref,
+                      const std::vector<ContainerRef<View>>& containers, const PssOptions& options,
+                      std::vector<Violation>& out);
 
 }  // namespace botsec::policy::internal
 

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "botsec/api/bot_sandbox.h"
+#include "botsec/policy/dom.h"
 
 namespace botsec::webhook {
 namespace {
@@ -71,7 +72,7 @@ void Conclude(Decision& decision, const std::string& headline, const WebhookSett
 std::string Described(const AdmissionRequest& request) {
   std::string kind = request.kind.kind.empty() ? request.resource.resource : request.kind.kind;
   std::string name = request.name.empty() && request.object.is_object()
-                         ? api::TextAt(request.object, {"metadata", "name"})
+                         ? api::TextAt(request.object.json(), {"metadata", "name"})
                          : request.name;
   return kind + " \"" + name + "\"";
 }
@@ -121,10 +122,13 @@ void JudgeObject(const AdmissionRequest& request, const WebhookSettings& setting
     return;
   }
   if (may_free && request.operation == "UPDATE" && request.old_object.is_object() &&
-      OnlyDropsFinalizersOrOwners(request.old_object, request.object)) {
+      OnlyDropsFinalizersOrOwners(request.old_object.json(), request.object.json())) {
     return;
   }
-  auto judged = policy::Judge(request.object, PolicyOf(settings));
+  // Where the review was parsed, when it was (no tree is built for a pod).
+  const simdjson::dom::element* element = request.object.element();
+  auto judged = element != nullptr ? policy::Judge(*element, PolicyOf(settings))
+                                   : policy::Judge(request.object.json(), PolicyOf(settings));
   if (!judged) {
     decision.violations.push_back({"object", "", judged.error().message});
     return;
@@ -187,10 +191,10 @@ void DecideBotSandbox(const AdmissionRequest& request, const WebhookSettings& se
     return;
   }
   if (request.operation == "UPDATE" && request.old_object.is_object() &&
-      OnlyDropsFinalizersOrOwners(request.old_object, request.object)) {
+      OnlyDropsFinalizersOrOwners(request.old_object.json(), request.object.json())) {
     return;  // the operator's own finalizer removal, or a stuck object being freed
   }
-  auto sandbox = api::ParseBotSandbox(request.object);
+  auto sandbox = api::ParseBotSandbox(request.object.json());
   if (!sandbox) {
     AddCauses(sandbox.error(), decision, "botSandboxSpec");
     return;
@@ -259,10 +263,10 @@ void DecideNamespace(const AdmissionRequest& request, const WebhookSettings& set
     return;
   }
   const Json empty = Json::object();
-  const Json& old = request.old_object.is_object() ? request.old_object : empty;
+  const Json& old = request.old_object.is_object() ? request.old_object.json() : empty;
   for (const char* field : {"labels", "annotations"}) {
     std::map<std::string, Json> before = GuardedEntries(old, field);
-    std::map<std::string, Json> after = GuardedEntries(request.object, field);
+    std::map<std::string, Json> after = GuardedEntries(request.object.json(), field);
     std::set<std::string> keys;
     for (const auto& entries : {before, after}) {
       for (const auto& [key, value] : entries) {
@@ -345,7 +349,7 @@ void DenyUnreadableSecrets(Decision& decision, const std::vector<std::string>& u
                            const AdmissionRequest& request, const WebhookSettings& settings) {
   for (const std::string& name : unreadable) {
     decision.violations.push_back(
-        {"secretAccess", SecretField(request.object, name),
+        {"secretAccess", SecretField(request.object.json(), name),
          "Forbidden: " + request.user.username + " may not get Secret \"" + name +
              "\" in namespace " + request.namespace_ + ", so no BotSandbox of theirs may use it"});
   }

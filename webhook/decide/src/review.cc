@@ -7,6 +7,8 @@
 #include <optional>
 #include <utility>
 
+#include "botsec/policy/dom.h"
+
 namespace botsec::webhook {
 namespace {
 
@@ -86,54 +88,34 @@ Where Inner(Where where, std::string_view key) {
   }
 }
 
-// simdjson's tree as nlohmann::json, as nlohmann's parser would have built it (non-negative
-// integers unsigned, a repeated key's last value kept), without request.object's and
-// request.oldObject's managedFields, which nothing here reads.
-void Build(simdjson::dom::element element, Where where, Json& out) {
-  using Type = simdjson::dom::element_type;
-  switch (element.type()) {
-    case Type::OBJECT: {
-      out = Json::object();
-      auto& fields = out.get_ref<Json::object_t&>();
-      for (simdjson::dom::key_value_pair field : simdjson::dom::object(element)) {
-        if (where == Where::kObjectMetadata && field.key == "managedFields") {
-          continue;
-        }
-        auto [slot, inserted] = fields.emplace(std::string(field.key), nullptr);
-        Build(field.value, Inner(where, field.key), slot->second);
-      }
-      return;
+// request.object and request.oldObject where they lie in the parsed review (the last of a
+// repeated key, as nlohmann keeps), when Build leaves them out of the tree.
+struct DomObjects {
+  std::optional<simdjson::dom::element> object;
+  std::optional<simdjson::dom::element> old_object;
+};
+
+// simdjson's tree as nlohmann::json, as nlohmann's parser would have built it (policy::ToJson),
+// without request.object's and request.oldObject's managedFields, which nothing here reads. With
+// `objects`, request.object and request.oldObject are not built but noted there.
+void Build(simdjson::dom::element element, Where where, Json& out, DomObjects* objects) {
+  if (where == Where::kElsewhere || element.type() != simdjson::dom::element_type::OBJECT) {
+    out = policy::ToJson(element);
+    return;
+  }
+  out = Json::object();
+  auto& fields = out.get_ref<Json::object_t&>();
+  for (simdjson::dom::key_value_pair field : simdjson::dom::object(element)) {
+    if (where == Where::kObjectMetadata && field.key == "managedFields") {
+      continue;
     }
-    case Type::ARRAY: {
-      out = Json::array();
-      auto& items = out.get_ref<Json::array_t&>();
-      simdjson::dom::array array(element);
-      items.reserve(array.size());
-      for (simdjson::dom::element item : array) {
-        Build(item, Where::kElsewhere, items.emplace_back());
-      }
-      return;
+    if (objects != nullptr && where == Where::kRequest &&
+        (field.key == "object" || field.key == "oldObject")) {
+      (field.key == "object" ? objects->object : objects->old_object) = field.value;
+      fields.erase(std::string(field.key));
+      continue;
     }
-    case Type::STRING:
-      out = std::string(std::string_view(element));
-      return;
-    case Type::INT64: {
-      auto value = int64_t(element);
-      out = value >= 0 ? Json(static_cast<std::uint64_t>(value)) : Json(value);
-      return;
-    }
-    case Type::UINT64:
-      out = std::uint64_t(element);
-      return;
-    case Type::DOUBLE:
-      out = double(element);
-      return;
-    case Type::BOOL:
-      out = bool(element);
-      return;
-    case Type::NULL_VALUE:
-      out = nullptr;
-      return;
+    Build(field.value, Inner(where, field.key), fields[std::string(field.key)], objects);
   }
 }
 
@@ -141,9 +123,9 @@ void Build(simdjson::dom::element element, Where where, Json& out) {
 // one gets a parser of its own, so that one big review does not hold its memory for good.
 constexpr std::size_t kKeptParserBytes = std::size_t{256} << 10;
 
-}  // namespace
-
-Result<Json> ParseReviewJson(std::string_view body) {
+// Parses `body` into `document` with the thread's parser; false where simdjson refuses it.
+bool ParseDom(std::string_view body, simdjson::dom::document& document,
+              simdjson::dom::element& root) {
   // The parser's buffers grow to the largest body it has read, up to its max capacity.
   auto new_parser = [](std::size_t max_capacity) {
     simdjson::dom::parser parser(max_capacity);
@@ -156,14 +138,34 @@ Result<Json> ParseReviewJson(std::string_view body) {
   if (body.size() > kKeptParserBytes) {
     parser = &own.emplace(new_parser(body.size()));
   }
+  return parser->second &&
+         parser->first.parse_into_document(document, body.data(), body.size()).get(root) ==
+             simdjson::SUCCESS;
+}
+
+}  // namespace
+
+Result<Json> ParseReviewJson(std::string_view body) {
+  simdjson::dom::document document;
   simdjson::dom::element root;
-  if (!parser->second ||
-      parser->first.parse(body.data(), body.size()).get(root) != simdjson::SUCCESS) {
+  if (!ParseDom(body, document, root)) {
     return ParseSlowly(body);
   }
   Json parsed;
-  Build(root, Where::kReview, parsed);
+  Build(root, Where::kReview, parsed, nullptr);
   return parsed;
+}
+
+bool ReviewObject::is_object() const {
+  return document_ ? element_.type() == simdjson::dom::element_type::OBJECT
+                   : json_.has_value() && json_->is_object();
+}
+
+const Json& ReviewObject::json() const {
+  if (!json_.has_value()) {
+    json_ = document_ ? policy::ToJson(element_) : Json();
+  }
+  return *json_;
 }
 
 namespace {
@@ -187,18 +189,36 @@ Result<void> ReadUserExtras(const Json& user, UserInfo& into) {
   return {};
 }
 
-// request.object, request.oldObject (moved out of `in`, not copied) and request.dryRun.
-Result<void> ReadObjects(Json& in, AdmissionRequest& request) {
-  for (auto [key, into] :
-       {std::pair{"object", &request.object}, std::pair{"oldObject", &request.old_object}}) {
-    auto found = in.find(key);
+// request.object and request.oldObject (where simdjson parsed them, or moved out of `in`), and
+// request.dryRun.
+Result<void> ReadObjects(Json& in, const std::shared_ptr<const simdjson::dom::document>& document,
+                         const DomObjects& objects, AdmissionRequest& request) {
+  struct Object {
+    const char* key;
+    const std::optional<simdjson::dom::element>* element;
+    ReviewObject* into;
+  };
+  for (const Object& each : {Object{"object", &objects.object, &request.object},
+                             Object{"oldObject", &objects.old_object, &request.old_object}}) {
+    if (document) {
+      if (!each.element->has_value() ||
+          (*each.element)->type() == simdjson::dom::element_type::NULL_VALUE) {
+        continue;
+      }
+      if ((*each.element)->type() != simdjson::dom::element_type::OBJECT) {
+        return Fail(Bad(std::string("request.") + each.key + ": must be an object"));
+      }
+      *each.into = ReviewObject(document, **each.element);
+      continue;
+    }
+    auto found = in.find(each.key);
     if (found == in.end() || found->is_null()) {
       continue;
     }
     if (!found->is_object()) {
-      return Fail(Bad(std::string("request.") + key + ": must be an object"));
+      return Fail(Bad(std::string("request.") + each.key + ": must be an object"));
     }
-    *into = std::move(*found);
+    *each.into = std::move(*found);
   }
   if (auto dry_run = in.find("dryRun"); dry_run != in.end() && !dry_run->is_null()) {
     if (!dry_run->is_boolean()) {
@@ -241,11 +261,23 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
   if (body.empty()) {
     return Fail(Bad("empty body: want an AdmissionReview (admission.k8s.io/v1)"));
   }
-  auto parsed = ParseReviewJson(body);
-  if (!parsed) {
-    return Fail(parsed.error());
+  // The review's own document, which its objects keep alive; its header is built as a tree (a
+  // few dozen values), request.object and request.oldObject are not.
+  auto document = std::make_shared<simdjson::dom::document>();
+  simdjson::dom::element root;
+  DomObjects objects;
+  Json parsed;
+  if (ParseDom(body, *document, root)) {
+    Build(root, Where::kReview, parsed, &objects);
+  } else {
+    document.reset();
+    auto slowly = ParseSlowly(body);
+    if (!slowly) {
+      return Fail(slowly.error());
+    }
+    parsed = std::move(*slowly);
   }
-  auto request_field = RequestOf(*parsed);
+  auto request_field = RequestOf(parsed);
   if (!request_field) {
     return Fail(request_field.error());
   }
@@ -310,8 +342,8 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
   if (auto extras = ReadUserExtras(**user_object, request.user); !extras) {
     return Fail(extras.error());
   }
-  if (auto objects = ReadObjects(in, request); !objects) {
-    return Fail(objects.error());
+  if (auto read = ReadObjects(in, document, objects, request); !read) {
+    return Fail(read.error());
   }
   return request;
 }

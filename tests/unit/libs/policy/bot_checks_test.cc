@@ -7,6 +7,7 @@
 
 #include "botsec/policy/engine.h"
 #include "botsec/policy/policy.h"
+#include "support/judge_both_ways.h"
 
 namespace botsec::policy {
 namespace {
@@ -38,7 +39,7 @@ Json BotPod() {
 }
 
 std::vector<Violation> Violations(const Json& pod, const Policy& policy = Policy::Default()) {
-  auto judged = Judge(pod, policy);
+  auto judged = testing::JudgeBothWays(pod, policy);
   EXPECT_TRUE(judged) << judged.error().message;
   return judged ? *judged : std::vector<Violation>{};
 }

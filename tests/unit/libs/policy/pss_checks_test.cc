@@ -9,6 +9,8 @@
 #include <gtest/gtest.h>
 
 #include "botsec/policy/engine.h"
+#include "botsec/policy/policy.h"
+#include "support/judge_both_ways.h"
 
 namespace botsec::policy {
 namespace {
@@ -32,7 +34,7 @@ const std::vector<std::string> kContainerKinds = {"initContainers", "containers"
                                                   "ephemeralContainers"};
 
 std::vector<Violation> Violations(const Json& pod, Profile profile) {
-  auto judged = Judge(pod, profile);
+  auto judged = testing::JudgeBothWays(pod, Policy::ForProfile(profile));
   EXPECT_TRUE(judged) << judged.error().message;
   return judged ? *judged : std::vector<Violation>{};
 }
@@ -343,7 +345,8 @@ TEST(PssChecksTest, FindsThePodTemplateInEveryWorkloadKind) {
     auto violations = Violations(c.object, Profile::kPssBaseline);
     EXPECT_TRUE(Has(violations, "hostNamespaces", c.field)) << c.field << Dump(violations);
   }
-  auto missing = Judge(Json{{"kind", "Deployment"}, {"spec", Json::object()}}, Profile::kBot);
+  auto missing = testing::JudgeBothWays(Json{{"kind", "Deployment"}, {"spec", Json::object()}},
+                                        Policy::ForProfile(Profile::kBot));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, "spec.template: Required value");
   EXPECT_FALSE(IsPodCarrier(Json{{"kind", "Service"}}));

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "botsec/webhook/review.h"
+
 namespace botsec::webhook {
 namespace {
 
@@ -39,11 +41,54 @@ AdmissionRequest PodRequest(std::string operation, Json object, Json old = nullp
   return request;
 }
 
+// `request` as the API server sends it.
+std::string ReviewText(const AdmissionRequest& request) {
+  auto gvk = [](const auto& group, const auto& version, const auto& last) {
+    return Json{{"group", group}, {"version", version}, {"kind", last}};
+  };
+  Json resource = {{"group", request.resource.group},
+                   {"version", request.resource.version},
+                   {"resource", request.resource.resource}};
+  Json user = {{"username", request.user.username},
+               {"uid", request.user.uid},
+               {"groups", request.user.groups},
+               {"extra", request.user.extra}};
+  Json in = {{"uid", request.uid},
+             {"kind", gvk(request.kind.group, request.kind.version, request.kind.kind)},
+             {"resource", resource},
+             {"subResource", request.sub_resource},
+             {"name", request.name},
+             {"namespace", request.namespace_},
+             {"operation", request.operation},
+             {"userInfo", user},
+             {"object", request.object.json()},
+             {"oldObject", request.old_object.json()},
+             {"dryRun", request.dry_run}};
+  return Json{{"apiVersion", "admission.k8s.io/v1"}, {"kind", "AdmissionReview"}, {"request", in}}
+      .dump();
+}
+
 class DecideTest : public ::testing::Test {
  protected:
   DecideTest() { settings_.operator_username = "botsec-operator"; }
+  // Decides `request` as built (its objects trees) and again as the webhook reads it off the wire
+  // (its objects left in simdjson's DOM, docs/adr/0006): the two decisions must be the same.
   Decision Run(const AdmissionRequest& request, RequestFacts facts = {}) const {
-    return Decide(request, settings_, facts);
+    Decision decision = Decide(request, settings_, facts);
+    auto decoded = DecodeReview(ReviewText(request));
+    EXPECT_TRUE(decoded) << decoded.error().message;
+    if (decoded) {
+      EXPECT_EQ(decoded->object.element() != nullptr, request.object.is_object());
+      Decision wired = Decide(*decoded, settings_, facts);
+      EXPECT_EQ(wired.concern, decision.concern);
+      EXPECT_EQ(wired.violations, decision.violations);
+      EXPECT_EQ(wired.verdict.allowed, decision.verdict.allowed);
+      EXPECT_EQ(wired.verdict.code, decision.verdict.code);
+      EXPECT_EQ(wired.verdict.message, decision.verdict.message);
+      EXPECT_EQ(wired.verdict.warnings, decision.verdict.warnings);
+      EXPECT_EQ(wired.secrets_to_authorize, decision.secrets_to_authorize);
+    }
+    return decision;
   }
   WebhookSettings settings_;
 };

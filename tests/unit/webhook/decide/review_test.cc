@@ -81,7 +81,7 @@ TEST(DecodeReviewTest, ReadsEveryFieldTheDecisionUses) {
   EXPECT_EQ(request->user.username, "alice");
   EXPECT_EQ(request->user.groups, (std::vector<std::string>{"dev", "system:authenticated"}));
   EXPECT_EQ(request->user.extra["scopes"][0], "x");
-  EXPECT_TRUE(request->old_object["old"].get<bool>());
+  EXPECT_TRUE(request->old_object.json()["old"].get<bool>());
   EXPECT_TRUE(request->dry_run);
 }
 

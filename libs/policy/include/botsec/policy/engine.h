@@ -40,19 +40,8 @@ struct Violation {
   friend bool operator==(const Violation&, const Violation&) = default;
 };
 
-// Where the pod spec of an object is, and its metadata (annotations count for some checks).
-struct PodTemplateRef {
-  const Json* metadata = nullptr;  // may be null: a template without metadata
-  const Json* spec = nullptr;
-  std::string metadata_path;  // "metadata", "spec.template.metadata", ...
-  std::string spec_path;      // "spec", "spec.template.spec", "spec.jobTemplate.spec.template.spec"
-};
-
-// Finds the pod spec in a Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
-// ReplicationController or PodTemplate. Fails (kInvalidArgument) for other kinds, or when the
-// object has no pod spec where its kind keeps one; `IsPodCarrier` tells the kinds apart first.
-core::Result<PodTemplateRef> FindPodTemplate(const Json& object);
-// True for the kinds FindPodTemplate knows.
+// True for a Pod, Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob,
+// ReplicationController or PodTemplate: the kinds Judge finds a pod spec in.
 bool IsPodCarrier(const Json& object);
 
 struct Policy;
@@ -61,13 +50,12 @@ struct Policy;
 // manifest crafted to break every check in a million containers costs bounded memory.
 inline constexpr std::size_t kMaxViolations = 1000;
 
-// Every violation of `policy` in the pod spec `ref` points at. The checks read the spec as the
-// API server stores it; a value of the wrong type is itself a violation (fail closed). Containers
-// whose image an exemption names skip the container checks; namespace exemptions are the
-// caller's (the webhook knows the namespace, a manifest on disk does not).
-std::vector<Violation> JudgePodSpec(const PodTemplateRef& ref, const Policy& policy);
-
-// FindPodTemplate, then JudgePodSpec.
+// Every violation of `policy` in the pod spec of `object` (a pod carrier). The checks read the
+// spec as the API server stores it; a value of the wrong type is itself a violation (fail
+// closed). Containers whose image an exemption names skip the container checks; namespace
+// exemptions are the caller's (the webhook knows the namespace, a manifest on disk does not).
+// Fails (kInvalidArgument) for other kinds, or when the object has no pod spec where its kind
+// keeps one. dom.h has the same over simdjson's DOM.
 core::Result<std::vector<Violation>> Judge(const Json& object, const Policy& policy);
 // The same with the default settings of one profile.
 core::Result<std::vector<Violation>> Judge(const Json& object, Profile profile);

@@ -7,8 +7,13 @@
 #ifndef BOTSEC_WEBHOOK_REVIEW_H_
 #define BOTSEC_WEBHOOK_REVIEW_H_
 
+#include <simdjson.h>
+
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -38,6 +43,34 @@ struct UserInfo {
   Json extra = Json::object();
 };
 
+// request.object or request.oldObject. DecodeReview keeps it where simdjson parsed it: the policy
+// judges a pod there (policy/dom.h), and no tree is built for a review unless a concern asks for
+// json() (docs/adr/0006). A tree given (tests, or a review only nlohmann's parser takes) is kept
+// as is. Copies share the document; a copy is as thread-compatible as the original.
+class ReviewObject {
+ public:
+  ReviewObject() = default;  // absent (null)
+  // NOLINTNEXTLINE(google-explicit-constructor): a request's object is assigned from a tree.
+  ReviewObject(Json json) : json_(std::move(json)) {}
+  ReviewObject(std::shared_ptr<const simdjson::dom::document> document,
+               simdjson::dom::element element)
+      : document_(std::move(document)), element_(element) {}
+
+  [[nodiscard]] bool is_object() const;
+  // The element in the parsed review, or nullptr when this holds a tree.
+  [[nodiscard]] const simdjson::dom::element* element() const {
+    return document_ ? &element_ : nullptr;
+  }
+  // As a tree: the one given, or built from the element on the first call and kept (not
+  // thread-safe: a request is decided on one thread).
+  [[nodiscard]] const Json& json() const;
+
+ private:
+  std::shared_ptr<const simdjson::dom::document> document_;
+  simdjson::dom::element element_;
+  mutable std::optional<Json> json_;
+};
+
 struct AdmissionRequest {
   std::string uid;
   GroupVersionKind kind;
@@ -47,8 +80,8 @@ struct AdmissionRequest {
   std::string namespace_;
   std::string operation;  // CREATE, UPDATE, DELETE, CONNECT
   UserInfo user;
-  Json object;      // null for DELETE
-  Json old_object;  // null for CREATE
+  ReviewObject object;      // absent for DELETE
+  ReviewObject old_object;  // absent for CREATE
   bool dry_run = false;
 };
 
@@ -69,10 +102,11 @@ inline constexpr std::size_t kMaxReviewBytes = std::size_t{3} << 20;
 // required", ... Bad field types are errors too (fail closed).
 core::Result<AdmissionRequest> DecodeReview(std::string_view body);
 
-// The JSON of `body` as DecodeReview reads it: parsed by simdjson (UTF-8 checked, at most 256
-// levels deep), or by nlohmann's parser where simdjson refuses, for its message or what only it
-// takes; request.object's and request.oldObject's metadata.managedFields left out. The result
-// equals nlohmann::json::parse(body) but for those (the fuzz target checks that).
+// The JSON of `body` as DecodeReview reads it, as one tree: parsed by simdjson (UTF-8 checked, at
+// most 256 levels deep), or by nlohmann's parser where simdjson refuses, for its message or what
+// only it takes; request.object's and request.oldObject's metadata.managedFields left out. The
+// result equals nlohmann::json::parse(body) but for those (the fuzz target checks that).
+// DecodeReview builds only the envelope so, and leaves the objects where simdjson parsed them.
 core::Result<Json> ParseReviewJson(std::string_view body);
 
 // The AdmissionReview answering `request` with `verdict`.
