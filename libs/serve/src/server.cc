@@ -280,7 +280,7 @@ class Session : public std::enable_shared_from_this<Session> {
       Close();
       return;
     }
-    const auto& message = parser_->get();
+    auto& message = parser_->get();
     Request request;
     request.method = std::string(message.method_string());
     std::string_view target(message.target().data(), message.target().size());
@@ -290,7 +290,7 @@ class Session : public std::enable_shared_from_this<Session> {
       request.query = std::string(target.substr(question + 1));
     }
     request.content_type = std::string(message[http::field::content_type]);
-    request.body = message.body();
+    request.body = std::move(message.body());  // the parser is replaced before the next read
     bool keep_alive = message.keep_alive();
     Response response = Handle(request);
     Answer(response.status, response.content_type, std::move(response.body), keep_alive);

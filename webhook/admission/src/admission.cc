@@ -5,6 +5,7 @@
 #include <iostream>
 #include <utility>
 
+#include "botsec/core/json_text.h"
 #include "botsec/core/time.h"
 
 namespace botsec::webhook {
@@ -128,27 +129,38 @@ HttpAnswer Admission::Validate(std::string_view content_type, std::string_view b
 
 void Admission::Audit(const AdmissionRequest& request, const Decision& decision,
                       std::string_view verdict) {
-  Json violations = Json::array();
-  for (const auto& violation : decision.violations) {
-    violations.push_back(
-        {{"check", violation.check}, {"field", violation.field}, {"message", violation.message}});
+  // Written out directly (one line per request); keys in sorted order, as nlohmann wrote them.
+  std::string text;
+  auto field = [&text](std::string_view key, std::string_view value) {
+    text += text.empty() ? "{" : ",";
+    core::AppendJsonString(text, key);
+    text += ':';
+    core::AppendJsonString(text, value);
+  };
+  field("concern", decision.concern);
+  text += request.dry_run ? R"(,"dryRun":true)" : R"(,"dryRun":false)";
+  field("msg", "Admission decision");
+  field("name", request.name);
+  field("namespace", request.namespace_);
+  field("operation", request.operation);
+  field("resource", request.resource.resource);
+  field("subResource", request.sub_resource);
+  field("ts", core::FormatRfc3339(std::chrono::system_clock::now()));
+  field("uid", request.uid);
+  field("user", request.user.username);
+  field("verdict", verdict);
+  text += R"(,"violations":[)";
+  for (std::size_t i = 0; i < decision.violations.size(); ++i) {
+    const auto& violation = decision.violations[i];
+    text += i == 0 ? R"({"check":)" : R"(,{"check":)";
+    core::AppendJsonString(text, violation.check);
+    text += R"(,"field":)";
+    core::AppendJsonString(text, violation.field);
+    text += R"(,"message":)";
+    core::AppendJsonString(text, violation.message);
+    text += '}';
   }
-  Json line = {{"ts", core::FormatRfc3339(std::chrono::system_clock::now())},
-               {"msg", "Admission decision"},
-               {"uid", request.uid},
-               {"user", request.user.username},
-               {"operation", request.operation},
-               {"resource", request.resource.resource},
-               {"subResource", request.sub_resource},
-               {"namespace", request.namespace_},
-               {"name", request.name},
-               {"dryRun", request.dry_run},
-               {"concern", decision.concern},
-               {"verdict", verdict},
-               {"violations", std::move(violations)}};
-  // Names from the request may hold any bytes; replace what is not UTF-8 rather than throw.
-  std::string text = line.dump(-1, ' ', false, Json::error_handler_t::replace);
-  text += '\n';
+  text += "]}\n";
   std::lock_guard lock(audit_mu_);
   audit_ << text << std::flush;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <utility>
 
+#include "botsec/core/json_text.h"
 #include "botsec/policy/dom.h"
 
 namespace botsec::webhook {
@@ -349,20 +350,32 @@ Result<AdmissionRequest> DecodeReview(std::string_view body) {
 }
 
 std::string EncodeReview(const AdmissionRequest& request, const AdmissionVerdict& verdict) {
-  Json response = {{"uid", request.uid}, {"allowed", verdict.allowed}};
+  // Written out directly (it is written for every request); the keys in the order nlohmann's
+  // sorted objects wrote them, and strings that are not UTF-8 replaced rather than thrown on.
+  std::string out =
+      R"({"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","response":{"allowed":)";
+  out += verdict.allowed ? "true" : "false";
   if (!verdict.allowed) {
-    response["status"] = {{"code", verdict.code},
-                          {"reason", verdict.reason.empty() ? "Forbidden" : verdict.reason},
-                          {"message", verdict.message}};
+    out += R"(,"status":{"code":)" + std::to_string(verdict.code) + R"(,"message":)";
+    core::AppendJsonString(out, verdict.message);
+    out += R"(,"reason":)";
+    core::AppendJsonString(out, verdict.reason.empty() ? "Forbidden" : verdict.reason);
+    out += '}';
   }
+  out += R"(,"uid":)";
+  core::AppendJsonString(out, request.uid);
   if (!verdict.warnings.empty()) {
-    response["warnings"] = verdict.warnings;
+    out += R"(,"warnings":[)";
+    for (std::size_t i = 0; i < verdict.warnings.size(); ++i) {
+      if (i > 0) {
+        out += ',';
+      }
+      core::AppendJsonString(out, verdict.warnings[i]);
+    }
+    out += ']';
   }
-  Json review = {{"apiVersion", "admission.k8s.io/v1"},
-                 {"kind", "AdmissionReview"},
-                 {"response", std::move(response)}};
-  // Names from the request may hold any bytes; replace what is not UTF-8 rather than throw.
-  return review.dump(-1, ' ', false, Json::error_handler_t::replace);
+  out += "}}";
+  return out;
 }
 
 }  // namespace botsec::webhook

@@ -106,5 +106,24 @@ TEST(EncodeReviewTest, EchoesTheUidAndCarriesTheRefusal) {
       "status":{"code":403,"reason":"Forbidden","message":"a\nb"},"warnings":["w"]})"));
 }
 
+// Written straight into a string: still valid JSON where the request's uid or a message holds
+// bytes that are not UTF-8 (replaced, as nlohmann's dump(replace) did), and without a status
+// when admitted.
+TEST(EncodeReviewTest, WritesValidJsonWhateverTheBytes) {
+  AdmissionRequest request;
+  request.uid = "uid-\xff\"-\n";
+  std::string refused = EncodeReview(
+      request, {.allowed = false, .code = 403, .message = "bad \xC3( name", .warnings = {"w\x01"}});
+  ASSERT_TRUE(Json::accept(refused)) << refused;
+  Json parsed = Json::parse(refused);
+  EXPECT_EQ(parsed["response"]["uid"], "uid-\xEF\xBF\xBD\"-\n");
+  EXPECT_EQ(parsed["response"]["status"]["message"], "bad \xEF\xBF\xBD( name");
+  EXPECT_EQ(parsed["response"]["status"]["reason"], "Forbidden");
+  EXPECT_EQ(parsed["response"]["warnings"], Json::array({"w\x01"}));
+  Json admitted = Json::parse(EncodeReview(request, {}));
+  EXPECT_FALSE(admitted["response"].contains("status"));
+  EXPECT_FALSE(admitted["response"].contains("warnings"));
+}
+
 }  // namespace
 }  // namespace botsec::webhook
