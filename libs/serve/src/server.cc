@@ -26,6 +26,7 @@
 #include <openssl/x509.h>
 
 #include "botsec/core/file_stamp.h"
+#include "tls_socket.h"
 
 namespace botsec::serve {
 namespace {
@@ -171,13 +172,14 @@ namespace {
 // One connection: reads a request, answers it, and again while the client keeps it alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, std::shared_ptr<ssl::context> tls, Worker& worker,
+  Session(tcp::socket socket, const std::shared_ptr<ssl::context>& tls, Worker& worker,
           const Server::Impl& server)
-      : tls_(std::move(tls)), worker_(worker), server_(server) {
-    if (tls_) {
-      tls_stream_.emplace(std::move(socket), *tls_);
-    } else {
-      plain_stream_.emplace(std::move(socket));
+      : socket_(std::move(socket)),
+        deadline_timer_(socket_.get_executor()),
+        worker_(worker),
+        server_(server) {
+    if (tls) {
+      tls_stream_.emplace(socket_, tls->native_handle());
     }
   }
 
@@ -189,14 +191,13 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     Deadline();
     if (tls_stream_) {
-      tls_stream_->async_handshake(ssl::stream_base::server,
-                                   [self = shared_from_this()](beast::error_code error) {
-                                     if (error) {
-                                       self->Close();
-                                       return;
-                                     }
-                                     self->Read();
-                                   });
+      tls_stream_->AsyncHandshake([self = shared_from_this()](beast::error_code error) {
+        if (error) {
+          self->Close();
+          return;
+        }
+        self->Read();
+      });
     } else {
       Read();
     }
@@ -216,18 +217,40 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     closed_ = true;
     beast::error_code ignored;
-    Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
-    Lowest().close();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    deadline_timer_.cancel();
     worker_.sessions.erase(shared_from_this());
   }
 
  private:
-  beast::tcp_stream& Lowest() {
-    return tls_stream_ ? beast::get_lowest_layer(*tls_stream_) : *plain_stream_;
-  }
+  // Moves the connection's deadline to the idle timeout from now; past it, the connection is
+  // closed, whatever it waits for.
   void Deadline() {
-    Lowest().expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        server_.options().idle_timeout));
+    deadline_ = std::chrono::steady_clock::now() +
+                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                    server_.options().idle_timeout);
+    ArmDeadline();
+  }
+  // One timer wait at a time: moving the deadline costs no wait, and a wait that ends before
+  // the deadline waits again.
+  void ArmDeadline() {
+    if (deadline_armed_) {
+      return;
+    }
+    deadline_armed_ = true;
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait([self = shared_from_this()](beast::error_code error) {
+      self->deadline_armed_ = false;
+      if (error || self->closed_) {
+        return;
+      }
+      if (std::chrono::steady_clock::now() < self->deadline_) {
+        self->ArmDeadline();
+        return;
+      }
+      self->Close();
+    });
   }
 
   void Read() {
@@ -250,7 +273,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (tls_stream_) {
       http::async_read(*tls_stream_, buffer_, *parser_, std::move(done));
     } else {
-      http::async_read(*plain_stream_, buffer_, *parser_, std::move(done));
+      http::async_read(socket_, buffer_, *parser_, std::move(done));
     }
   }
 
@@ -331,7 +354,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (tls_stream_) {
       http::async_write(*tls_stream_, response_, std::move(done));
     } else {
-      http::async_write(*plain_stream_, response_, std::move(done));
+      http::async_write(socket_, response_, std::move(done));
     }
   }
 
@@ -341,18 +364,19 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (tls_stream_) {
-      tls_stream_->async_shutdown(
-          [self = shared_from_this()](beast::error_code) { self->Close(); });
+      tls_stream_->AsyncShutdown([self = shared_from_this()](beast::error_code) { self->Close(); });
       return;
     }
     beast::error_code ignored;
-    plain_stream_->socket().shutdown(tcp::socket::shutdown_send, ignored);
+    socket_.shutdown(tcp::socket::shutdown_send, ignored);
     Close();
   }
 
-  std::shared_ptr<ssl::context> tls_;  // before the stream that refers to it
-  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream_;
-  std::optional<beast::tcp_stream> plain_stream_;
+  tcp::socket socket_;
+  asio::steady_timer deadline_timer_;
+  std::chrono::steady_clock::time_point deadline_;
+  bool deadline_armed_ = false;
+  std::optional<internal::TlsSocket> tls_stream_;  // over socket_; none for plain HTTP
   Worker& worker_;
   const Server::Impl& server_;
   beast::flat_buffer buffer_;

@@ -32,7 +32,7 @@ TEST(JsonTextTest, EscapesAsJsonRequires) {
 }
 
 TEST(JsonTextTest, ReplacesIllFormedUtf8AsNlohmannDoes) {
-  for (std::string text :
+  for (const std::string& text :
        {std::string("\xFF"), std::string("a\xC3"), std::string("\xC3("),
         std::string("\xE0\x80\x80"), std::string("\xED\xA0\x80"), std::string("\xF4\x90\x80\x80"),
         std::string("\xF0\x9F\xA4"), std::string("\xC0\xAF"), std::string("\xE2\x82\xAC\x80x")}) {

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -293,6 +294,87 @@ TEST_F(TlsServerTest, ReloadsAChangedPairAndKeepsTheLastGoodOneOnATornWrite) {
   Install("gamma", "key");
   EXPECT_TRUE(ServedWithin(port, "gamma"));
   EXPECT_EQ((*server)->certificate_reloads(), 2U);
+}
+
+// One TLS connection kept alive across requests whose bodies and answers span many TLS records
+// (the server reads and writes through OpenSSL on the socket itself, tls_socket.h); a request
+// asking to close gets its answer, then close_notify.
+TEST_F(TlsServerTest, KeepsAliveAcrossRecordsAndClosesWithCloseNotify) {
+  Install("alpha", "crt");
+  Install("alpha", "key");
+  auto server = Server::Start(Options(), TestRoutes());
+  ASSERT_TRUE(server) << server.error().message;
+  asio::io_context io;
+  ssl::context context(ssl::context::tls_client);
+  context.set_verify_mode(ssl::verify_none);
+  ssl::stream<tcp::socket> stream(io, context);
+  stream.next_layer().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*server)->port()));
+  stream.handshake(ssl::stream_base::client);
+  beast::flat_buffer buffer;
+  for (std::size_t size : {std::size_t{10}, std::size_t{100000}, std::size_t{16384}}) {
+    std::string body(size, 'x');
+    body.front() = '{';
+    body.back() = '}';
+    http::request<http::string_body> request(http::verb::post, "/echo", 11);
+    request.set(http::field::host, "127.0.0.1");
+    request.set(http::field::content_type, "application/json");
+    request.body() = body;
+    request.prepare_payload();
+    http::write(stream, request);
+    http::response<http::string_body> response;
+    http::read(stream, buffer, response);
+    EXPECT_EQ(response.result_int(), 200U);
+    EXPECT_EQ(response.body(), "POST  application/json " + body) << "body of " << size;
+    EXPECT_TRUE(response.keep_alive());
+  }
+  http::request<http::string_body> last(http::verb::get, "/ping", 11);
+  last.set(http::field::host, "127.0.0.1");
+  last.keep_alive(false);
+  http::write(stream, last);
+  http::response<http::string_body> response;
+  http::read(stream, buffer, response);
+  EXPECT_EQ(response.body(), "pong");
+  std::array<char, 1> more{};
+  beast::error_code error;
+  stream.read_some(asio::buffer(more), error);
+  EXPECT_EQ(error, asio::error::eof) << error.message() << ": no close_notify";
+}
+
+// A connection that sends nothing for longer than the idle timeout is closed, over TLS (after
+// its handshake) and plain HTTP alike.
+TEST_F(TlsServerTest, ClosesAConnectionIdleLongerThanTheTimeout) {
+  Install("alpha", "crt");
+  Install("alpha", "key");
+  ServerOptions options = Options();
+  options.idle_timeout = 300ms;
+  auto server = Server::Start(options, TestRoutes());
+  ASSERT_TRUE(server) << server.error().message;
+  asio::io_context io;
+  ssl::context context(ssl::context::tls_client);
+  context.set_verify_mode(ssl::verify_none);
+  ssl::stream<tcp::socket> stream(io, context);
+  stream.next_layer().connect(
+      tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*server)->port()));
+  stream.handshake(ssl::stream_base::client);
+  auto started = std::chrono::steady_clock::now();
+  std::array<char, 1> byte{};
+  beast::error_code error;
+  stream.read_some(asio::buffer(byte), error);  // blocks until the server closes
+  auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_TRUE(error) << "the idle connection was not closed";
+  EXPECT_GE(waited, 250ms);
+  EXPECT_LT(waited, 5s);
+
+  ServerOptions plain_options;
+  plain_options.idle_timeout = 300ms;
+  auto plain = Server::Start(Quiet(plain_options), TestRoutes());
+  ASSERT_TRUE(plain) << plain.error().message;
+  PlainClient client((*plain)->port());
+  started = std::chrono::steady_clock::now();
+  client.socket().read_some(asio::buffer(byte), error);
+  EXPECT_EQ(error, asio::error::eof);
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
 
 TEST_F(TlsServerTest, RefusesToStartWithAKeyThatDoesNotMatch) {
