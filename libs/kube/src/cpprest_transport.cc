@@ -1,6 +1,8 @@
 // The HttpTransport on the wire: cpprestsdk's http_client over OpenSSL. The only file that
 // includes cpprestsdk; exceptions stop here and leave as Errors.
+#include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -9,6 +11,7 @@
 #include <string_view>
 #include <sys/stat.h>
 #include <utility>
+#include <vector>
 
 #include <boost/asio/ssl.hpp>
 #include <cpprest/containerstream.h>
@@ -74,17 +77,7 @@ class CppRestTransport final : public HttpTransport {
       if (response.status_code() < 200 || response.status_code() > 299) {
         return Read(response);
       }
-      auto body = response.body();
-      while (!stop.stop_requested()) {
-        concurrency::streams::container_buffer<std::string> line;
-        std::size_t n = body.read_line(line).get();
-        if (n == 0 && body.is_eof()) {
-          break;
-        }
-        if (!line.collection().empty() && !on_line(line.collection())) {
-          break;
-        }
-      }
+      ReadLines(response.body().streambuf(), on_line, stop);
       HttpResponse done;
       done.status = response.status_code();
       return done;
@@ -99,6 +92,43 @@ class CppRestTransport final : public HttpTransport {
   }
 
  private:
+  // Hands `on_line` each line of `body` as it arrives, until the body ends, on_line returns
+  // false or a stop is requested. Reads what has arrived in one go, and waits (a task) only when
+  // nothing has: cpprestsdk's read_line takes the buffer's lock once per byte and waits once per
+  // line, which made it a tenth of the operator's CPU.
+  static void ReadLines(concurrency::streams::streambuf<std::uint8_t> body,
+                        const std::function<bool(std::string_view)>& on_line,
+                        const std::stop_token& stop) {
+    constexpr std::size_t kChunk = std::size_t{64} << 10;
+    std::vector<std::uint8_t> chunk(kChunk);
+    std::string pending;
+    while (!stop.stop_requested()) {
+      std::size_t ready = std::min<std::size_t>(body.in_avail(), kChunk);
+      // Nothing yet: wait for one byte (0 at the end of the body), then take what came with it.
+      std::size_t n = body.getn(chunk.data(), std::max<std::size_t>(ready, 1)).get();
+      if (n == 0) {
+        break;
+      }
+      pending.append(reinterpret_cast<const char*>(chunk.data()), n);
+      std::size_t start = 0;
+      for (std::size_t end = pending.find('\n'); end != std::string::npos;
+           end = pending.find('\n', start)) {
+        std::string_view line(pending.data() + start, end - start);
+        start = end + 1;
+        if (line.ends_with('\r')) {
+          line.remove_suffix(1);
+        }
+        if (!line.empty() && !on_line(line)) {
+          return;
+        }
+      }
+      pending.erase(0, start);
+    }
+    if (!pending.empty() && !stop.stop_requested()) {
+      on_line(pending);  // a last line without its newline
+    }
+  }
+
   [[nodiscard]] http_client_config MakeClientConfig(std::chrono::milliseconds timeout) const {
     http_client_config cfg;
     cfg.set_timeout(timeout);
