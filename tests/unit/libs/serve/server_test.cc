@@ -296,6 +296,18 @@ TEST_F(TlsServerTest, ReloadsAChangedPairAndKeepsTheLastGoodOneOnATornWrite) {
   EXPECT_EQ((*server)->certificate_reloads(), 2U);
 }
 
+// A TLS connection to the server, handshake done (the certificate is not checked).
+struct TlsClient {
+  explicit TlsClient(std::uint16_t port) {
+    context.set_verify_mode(ssl::verify_none);
+    stream.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream.handshake(ssl::stream_base::client);
+  }
+  asio::io_context io;
+  ssl::context context{ssl::context::tls_client};
+  ssl::stream<tcp::socket> stream{io, context};
+};
+
 // One TLS connection kept alive across requests whose bodies and answers span many TLS records
 // (the server reads and writes through OpenSSL on the socket itself, tls_socket.h); a request
 // asking to close gets its answer, then close_notify.
@@ -304,13 +316,8 @@ TEST_F(TlsServerTest, KeepsAliveAcrossRecordsAndClosesWithCloseNotify) {
   Install("alpha", "key");
   auto server = Server::Start(Options(), TestRoutes());
   ASSERT_TRUE(server) << server.error().message;
-  asio::io_context io;
-  ssl::context context(ssl::context::tls_client);
-  context.set_verify_mode(ssl::verify_none);
-  ssl::stream<tcp::socket> stream(io, context);
-  stream.next_layer().connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*server)->port()));
-  stream.handshake(ssl::stream_base::client);
+  TlsClient client((*server)->port());
+  auto& stream = client.stream;
   beast::flat_buffer buffer;
   for (std::size_t size : {std::size_t{10}, std::size_t{100000}, std::size_t{16384}}) {
     std::string body(size, 'x');
@@ -350,13 +357,8 @@ TEST_F(TlsServerTest, ClosesAConnectionIdleLongerThanTheTimeout) {
   options.idle_timeout = 300ms;
   auto server = Server::Start(options, TestRoutes());
   ASSERT_TRUE(server) << server.error().message;
-  asio::io_context io;
-  ssl::context context(ssl::context::tls_client);
-  context.set_verify_mode(ssl::verify_none);
-  ssl::stream<tcp::socket> stream(io, context);
-  stream.next_layer().connect(
-      tcp::endpoint(asio::ip::make_address("127.0.0.1"), (*server)->port()));
-  stream.handshake(ssl::stream_base::client);
+  TlsClient client((*server)->port());
+  auto& stream = client.stream;
   auto started = std::chrono::steady_clock::now();
   std::array<char, 1> byte{};
   beast::error_code error;
@@ -370,9 +372,9 @@ TEST_F(TlsServerTest, ClosesAConnectionIdleLongerThanTheTimeout) {
   plain_options.idle_timeout = 300ms;
   auto plain = Server::Start(Quiet(plain_options), TestRoutes());
   ASSERT_TRUE(plain) << plain.error().message;
-  PlainClient client((*plain)->port());
+  PlainClient plain_client((*plain)->port());
   started = std::chrono::steady_clock::now();
-  client.socket().read_some(asio::buffer(byte), error);
+  plain_client.socket().read_some(asio::buffer(byte), error);
   EXPECT_EQ(error, asio::error::eof);
   EXPECT_LT(std::chrono::steady_clock::now() - started, 5s);
 }
