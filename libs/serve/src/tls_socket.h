@@ -5,7 +5,8 @@
 // buffers only while a record is in flight (SSL_MODE_RELEASE_BUFFERS). Asio waits for the socket
 // to become readable or writable, and OpenSSL does the I/O (docs/adr/0007).
 //
-// Not thread-safe: one connection, one worker thread (server.cc). The socket outlives the stream.
+// Not thread-safe: one connection, one worker thread (server.cc), which also closes the socket.
+// The socket outlives the stream; after it is closed every operation ends with bad_descriptor.
 #ifndef BOTSEC_SERVE_SRC_TLS_SOCKET_H_
 #define BOTSEC_SERVE_SRC_TLS_SOCKET_H_
 
@@ -138,6 +139,12 @@ class TlsSocket {
   void Step(Call call, Done done) {
     if (!ssl_) {
       Post(std::move(done), boost::asio::error::no_memory, -1);
+      return;
+    }
+    // OpenSSL holds the descriptor's number, not the socket: once the socket is closed that
+    // number may already be another connection's, so nothing reaches OpenSSL after a close.
+    if (!socket_.is_open()) {
+      Post(std::move(done), boost::asio::error::bad_descriptor, -1);
       return;
     }
     ERR_clear_error();
