@@ -46,29 +46,6 @@ std::string Line(const Violation& violation) {
   return violation.field.empty() ? violation.message : violation.field + ": " + violation.message;
 }
 
-// Sets the verdict from the violations: admitted when there are none (or in warn mode, with each
-// as a warning), else refused with one line per violation under `headline`.
-void Conclude(Decision& decision, const std::string& headline, const WebhookSettings& settings) {
-  decision.verdict = {};
-  if (decision.violations.empty()) {
-    return;
-  }
-  if (settings.warn_only) {
-    for (const Violation& violation : decision.violations) {
-      decision.verdict.warnings.push_back("botsec (warn mode): " + Line(violation));
-    }
-    return;
-  }
-  std::string message = headline;
-  for (const Violation& violation : decision.violations) {
-    message += "\n" + Line(violation);
-  }
-  decision.verdict.allowed = false;
-  decision.verdict.code = 403;
-  decision.verdict.reason = "Forbidden";
-  decision.verdict.message = std::move(message);
-}
-
 std::string Described(const AdmissionRequest& request) {
   std::string kind = request.kind.kind.empty() ? request.resource.resource : request.kind.kind;
   std::string name = request.name.empty() && request.object.is_object()
@@ -88,6 +65,31 @@ std::string Headline(const AdmissionRequest& request, const Decision& decision,
   }
   return Described(request) + " violates BotSec policy \"" +
          std::string(policy::ProfileName(PolicyOf(settings).profile)) + "\"" + counted;
+}
+
+// Sets the verdict from the violations: admitted when there are none (or in warn mode, with each
+// as a warning), else refused with one line per violation under the headline, which is only
+// written then (naming the object may build its tree, ReviewObject::json()).
+void Conclude(Decision& decision, const AdmissionRequest& request,
+              const WebhookSettings& settings) {
+  decision.verdict = {};
+  if (decision.violations.empty()) {
+    return;
+  }
+  if (settings.warn_only) {
+    for (const Violation& violation : decision.violations) {
+      decision.verdict.warnings.push_back("botsec (warn mode): " + Line(violation));
+    }
+    return;
+  }
+  std::string message = Headline(request, decision, settings);
+  for (const Violation& violation : decision.violations) {
+    message += "\n" + Line(violation);
+  }
+  decision.verdict.allowed = false;
+  decision.verdict.code = 403;
+  decision.verdict.reason = "Forbidden";
+  decision.verdict.message = std::move(message);
 }
 
 Json WithoutBookkeeping(Json object) {
@@ -318,7 +320,7 @@ Decision Decide(const AdmissionRequest& request, const WebhookSettings& settings
                                      : resource.resource + "." + resource.group) +
              " and refuses it (the webhook configuration should not send it)"});
   }
-  Conclude(decision, Headline(request, decision, settings), settings);
+  Conclude(decision, request, settings);
   return decision;
 }
 
@@ -353,7 +355,7 @@ void DenyUnreadableSecrets(Decision& decision, const std::vector<std::string>& u
          "Forbidden: " + request.user.username + " may not get Secret \"" + name +
              "\" in namespace " + request.namespace_ + ", so no BotSandbox of theirs may use it"});
   }
-  Conclude(decision, Headline(request, decision, settings), settings);
+  Conclude(decision, request, settings);
 }
 
 }  // namespace botsec::webhook
