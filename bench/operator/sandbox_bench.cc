@@ -809,6 +809,17 @@ Result<void> MeasureResync(const Options& options, botsec::bench::ChildProcess& 
 
 // The operator's side: N BotSandboxes created by a client of their own, made into sandboxes by
 // botsec-operator; then one resync window with nothing changed.
+// The namespace the BotSandboxes live in.
+Result<void> CreateOwnerNamespace(const botsec::kube::Client& admin) {
+  Json owner_namespace = {{"apiVersion", "v1"},
+                          {"kind", "Namespace"},
+                          {"metadata", {{"name", std::string(kOwnerNamespace)}}}};
+  if (auto made = admin.Create(botsec::kube::resources::Namespaces(), "", owner_namespace); !made) {
+    return Fail(made.error().Wrap("creating namespace " + std::string(kOwnerNamespace)));
+  }
+  return {};
+}
+
 Result<OperatorFigures> RunOperator(const Options& options, const BenchCluster& cluster,
                                     const std::vector<std::vector<Json>>& rendered) {
   if (auto crd = cluster.InstallCrd(options.crd); !crd) {
@@ -825,12 +836,8 @@ Result<OperatorFigures> RunOperator(const Options& options, const BenchCluster& 
   if (!operator_kubeconfig) {
     return Fail(operator_kubeconfig.error());
   }
-  Json owner_namespace = {{"apiVersion", "v1"},
-                          {"kind", "Namespace"},
-                          {"metadata", {{"name", std::string(kOwnerNamespace)}}}};
-  if (auto made = admin->Create(botsec::kube::resources::Namespaces(), "", owner_namespace);
-      !made) {
-    return Fail(made.error().Wrap("creating namespace " + std::string(kOwnerNamespace)));
+  if (auto made = CreateOwnerNamespace(*admin); !made) {
+    return Fail(made.error());
   }
   Progress progress(*admin, ExpectedKeys(rendered), Progress::RunningBy::kBotSandbox);
   if (auto started = progress.Start(seconds(60)); !started) {
@@ -1119,11 +1126,8 @@ Result<FloorFigures> RunProtocolFloor(const Options& options, const BenchCluster
     }
   }
   const std::string owner_ns(kOwnerNamespace);
-  Json owner_namespace = {
-      {"apiVersion", "v1"}, {"kind", "Namespace"}, {"metadata", {{"name", owner_ns}}}};
-  if (auto made = admin->Create(botsec::kube::resources::Namespaces(), "", owner_namespace);
-      !made) {
-    return Fail(made.error().Wrap("creating namespace " + owner_ns));
+  if (auto made = CreateOwnerNamespace(*admin); !made) {
+    return Fail(made.error());
   }
   // The API server is slow with a new CRD's first objects (tens of ms a create for the first
   // few, against 10-20): one BotSandbox made and deleted before the clock starts keeps that out
