@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -997,12 +998,12 @@ Json SandboxStatus(const std::string& sandbox_namespace, bool running) {
 // A Normal Event about `sandbox`, as the operator's recorder first writes one.
 Json SandboxEvent(const Json& sandbox, const std::string& reason, const std::string& message) {
   const std::string now = botsec::core::FormatRfc3339(std::chrono::system_clock::now());
+  std::string name = TextAt(sandbox, {"metadata", "name"}) + "." + reason + "." +
+                     TextAt(sandbox, {"metadata", "uid"}).substr(0, 8);
+  std::ranges::transform(name, name.begin(), [](unsigned char c) { return std::tolower(c); });
   return {{"apiVersion", "v1"},
           {"kind", "Event"},
-          {"metadata",
-           {{"name", TextAt(sandbox, {"metadata", "name"}) + "." + reason + "." +
-                         TextAt(sandbox, {"metadata", "uid"}).substr(0, 8)},
-            {"namespace", std::string(kOwnerNamespace)}}},
+          {"metadata", {{"name", std::move(name)}, {"namespace", std::string(kOwnerNamespace)}}},
           {"involvedObject", botsec::kube::ObjectReference::Of(sandbox).ToJson()},
           {"type", "Normal"},
           {"reason", reason},
