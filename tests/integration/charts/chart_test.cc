@@ -350,19 +350,32 @@ TEST(ChartTest, InstallsIntoTheControlPlaneAndUninstallsWithoutATrace) {
     return cluster.Kubectl({"-n", in, "create", "serviceaccount", "probe", "--dry-run=server",
                             "--as=" + operator_user});
   };
-  auto outside = create_in(*ns);
-  ASSERT_TRUE(outside);
-  EXPECT_FALSE(outside->ok());
-  EXPECT_NE(outside->err.find("the BotSec operator writes only in sandbox namespaces"),
-            std::string::npos)
-      << outside->err;
+  // The API server enforces a policy once its informers have seen the policy and its binding,
+  // a moment after they were created (a quick install can come back before that).
+  const std::string refusal = "the BotSec operator writes only in sandbox namespaces";
+  std::string outside_err;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto outside = create_in(*ns);
+        outside_err = outside ? outside->err : outside.error().message;
+        return outside && !outside->ok() && outside->err.find(refusal) != std::string::npos;
+      },
+      std::chrono::seconds(15)))
+      << outside_err;
   auto sandbox = cluster.CreateTestNamespace("it-chart-sandbox");
   ASSERT_TRUE(sandbox) << sandbox.error().message;
   auto labelled = cluster.Kubectl({"label", "namespace", *sandbox, "botsec.io/sandbox=it"});
   ASSERT_TRUE(labelled && labelled->ok());
-  auto inside = create_in(*sandbox);
-  ASSERT_TRUE(inside);
-  EXPECT_TRUE(inside->ok()) << inside->err;
+  // Likewise the policy reads the namespace's new label from the API server's cache.
+  std::string inside_err;
+  EXPECT_TRUE(Eventually(
+      [&] {
+        auto inside = create_in(*sandbox);
+        inside_err = inside ? inside->err : inside.error().message;
+        return inside && inside->ok();
+      },
+      std::chrono::seconds(15)))
+      << inside_err;
   cluster.DeleteNamespace(*sandbox);
 
   json kept_sandbox = {{"apiVersion", "botsec.io/v1alpha1"},
