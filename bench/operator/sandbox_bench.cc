@@ -14,7 +14,6 @@
 #include <algorithm>
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -995,27 +994,6 @@ Json SandboxStatus(const std::string& sandbox_namespace, bool running) {
   return botsec::api::StatusToJson(status);
 }
 
-// A Normal Event about `sandbox`, as the operator's recorder first writes one.
-Json SandboxEvent(const Json& sandbox, const std::string& reason, const std::string& message) {
-  const std::string now = botsec::core::FormatRfc3339(std::chrono::system_clock::now());
-  std::string name = TextAt(sandbox, {"metadata", "name"}) + "." + reason + "." +
-                     TextAt(sandbox, {"metadata", "uid"}).substr(0, 8);
-  std::ranges::transform(name, name.begin(), [](unsigned char c) { return std::tolower(c); });
-  return {{"apiVersion", "v1"},
-          {"kind", "Event"},
-          {"metadata", {{"name", std::move(name)}, {"namespace", std::string(kOwnerNamespace)}}},
-          {"involvedObject", botsec::kube::ObjectReference::Of(sandbox).ToJson()},
-          {"type", "Normal"},
-          {"reason", reason},
-          {"message", message},
-          {"source", {{"component", std::string(kFloorUser)}}},
-          {"reportingComponent", std::string(kFloorUser)},
-          {"reportingInstance", "bench"},
-          {"firstTimestamp", now},
-          {"lastTimestamp", now},
-          {"count", 1}};
-}
-
 // The protocol floor's writes for one sandbox, callable from any thread.
 class ProtocolWriter {
  public:
@@ -1077,10 +1055,19 @@ class ProtocolWriter {
     return TextAt(rendered_[static_cast<std::size_t>(i)].front(), {"metadata", "name"});
   }
 
+  // A Normal Event about `sandbox`, written as the operator's recorder first writes one.
   Result<void> Record(const Json& sandbox, const std::string& reason, const std::string& message) {
+    botsec::kube::EventDecision decision;
+    {
+      std::scoped_lock lock(events_mu_);
+      decision = events_.Correlate({.object = botsec::kube::ObjectReference::Of(sandbox),
+                                    .kind = botsec::kube::EventKind::kNormal,
+                                    .reason = reason,
+                                    .message = message},
+                                   Clock::now(), std::chrono::system_clock::now());
+    }
     const botsec::kube::Resource events{"", "v1", "events", true};
-    if (auto event = client_.Create(events, owner_ns_, SandboxEvent(sandbox, reason, message));
-        !event) {
+    if (auto event = client_.Create(events, decision.ns, decision.event); !event) {
       return Fail(
           event.error().Wrap("recording an Event about " + TextAt(sandbox, {"metadata", "name"})));
     }
@@ -1106,6 +1093,8 @@ class ProtocolWriter {
   const Clock::time_point deadline_;
   const std::string owner_ns_{kOwnerNamespace};
   std::atomic<int> retries_{0};
+  std::mutex events_mu_;
+  botsec::kube::EventCorrelator events_{{.component = std::string(kFloorUser)}};  // guarded
 };
 
 // The floor (protocol): a bare client making every write the issue asks of the operator, and
