@@ -1057,15 +1057,14 @@ class ProtocolWriter {
 
   // A Normal Event about `sandbox`, written as the operator's recorder first writes one.
   Result<void> Record(const Json& sandbox, const std::string& reason, const std::string& message) {
-    botsec::kube::EventDecision decision;
-    {
+    const botsec::kube::EventDecision decision = [&] {
       std::scoped_lock lock(events_mu_);
-      decision = events_.Correlate({.object = botsec::kube::ObjectReference::Of(sandbox),
-                                    .kind = botsec::kube::EventKind::kNormal,
-                                    .reason = reason,
-                                    .message = message},
-                                   Clock::now(), std::chrono::system_clock::now());
-    }
+      return events_.Correlate({.object = botsec::kube::ObjectReference::Of(sandbox),
+                                .kind = botsec::kube::EventKind::kNormal,
+                                .reason = reason,
+                                .message = message},
+                               Clock::now(), std::chrono::system_clock::now());
+    }();
     const botsec::kube::Resource events{"", "v1", "events", true};
     if (auto event = client_.Create(events, decision.ns, decision.event); !event) {
       return Fail(
